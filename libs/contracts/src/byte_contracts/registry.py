@@ -1,0 +1,42 @@
+"""Every event type: its topic and payload model. Adding a type is adding a line here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from byte_contracts import contacts, topics
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    type: str
+    topic: str
+    payload: type[BaseModel]
+
+
+EVENTS: dict[str, EventSpec] = {
+    spec.type: spec
+    for spec in (
+        EventSpec("contact.created", topics.CONTACTS, contacts.ContactCreated),
+        EventSpec("contact.updated", topics.CONTACTS, contacts.ContactUpdated),
+        EventSpec("contact.deleted", topics.CONTACTS, contacts.ContactDeleted),
+        EventSpec("contact.upserted", topics.CONTACTS, contacts.ContactUpserted),
+    )
+}
+
+
+def _spec(event_type: str) -> EventSpec:
+    try:
+        return EVENTS[event_type]
+    except KeyError:
+        raise KeyError(f"unknown event type {event_type!r}") from None
+
+
+def payload_model(event_type: str) -> type[BaseModel]:
+    return _spec(event_type).payload
+
+
+def topic_for(event_type: str) -> str:
+    return _spec(event_type).topic

@@ -1,0 +1,1 @@
+"""Plumbing shared by BYTE services. Services import it; it never imports a service."""

@@ -1,0 +1,37 @@
+"""The Kafka broker every service builds the same way."""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaBroker
+
+
+def make_broker(bootstrap_servers: str, client_id: str) -> KafkaBroker:
+    # Idempotent producer with acks=all: a retried send never writes a message twice, and an
+    # acknowledged message survives the loss of the leader.
+    return KafkaBroker(
+        bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        logger=None,
+    )
+
+
+async def ensure_topics(bootstrap_servers: str, topics: list[str], *, partitions: int = 3, replication: int = 1) -> None:
+    """Creates the topics a service writes, if missing. Production clusters that manage topics
+    elsewhere turn this off (KAFKA_CREATE_TOPICS=false)."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(t, partitions, replication) for t in topics if t not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except Exception as exc:  # another replica may have created them first
+                if "TopicAlreadyExists" not in type(exc).__name__ + str(exc):
+                    raise
+    finally:
+        await admin.close()

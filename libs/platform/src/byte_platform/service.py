@@ -1,0 +1,24 @@
+"""How every service process starts: logging, then uvicorn with a bounded graceful shutdown."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from byte_platform.logging import configure_logging
+from byte_platform.settings import ServiceSettings
+
+
+def serve(app_path: str, settings: ServiceSettings) -> None:
+    configure_logging(settings.service_name, settings.log_level)
+    # On SIGTERM uvicorn stops accepting, lets in-flight requests finish (up to the grace
+    # period), then runs the lifespan shutdown, which flushes the outbox relay.
+    uvicorn.run(
+        app_path,
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        proxy_headers=False,
+    )

@@ -1,0 +1,56 @@
+"""Settings every service shares; each service subclasses `ServiceSettings` once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["dev", "test", "production"]
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    service_name: str = "byte"
+    environment: Environment = "dev"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+
+    database_url: str = "postgresql+asyncpg://byte:byte@127.0.0.1:54320/byte"
+    database_pool_size: int = 20
+    database_max_overflow: int = 20
+
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    kafka_create_topics: bool = True
+
+    identity_public_key: str | None = Field(default=None, description="PEM of the gateway's Ed25519 key")
+    identity_public_key_file: Path | None = None
+    identity_audience: str = "byte-services"
+    identity_issuer: str = "byte-gateway"
+
+    outbox_relay_enabled: bool = True
+    outbox_poll_seconds: float = 1.0
+    outbox_batch_size: int = 200
+
+    shutdown_grace_seconds: float = 20.0
+
+    @model_validator(mode="after")
+    def _production_needs_real_secrets(self) -> ServiceSettings:
+        if self.environment != "production":
+            return self
+        if not (self.identity_public_key or self.identity_public_key_file):
+            raise ValueError("IDENTITY_PUBLIC_KEY or IDENTITY_PUBLIC_KEY_FILE is required in production")
+        if "byte:byte@" in self.database_url or "127.0.0.1" in self.database_url:
+            raise ValueError("DATABASE_URL still points at the development default")
+        return self
+
+    def identity_key_pem(self) -> str:
+        if self.identity_public_key:
+            return self.identity_public_key
+        if self.identity_public_key_file:
+            return self.identity_public_key_file.read_text()
+        raise RuntimeError("no identity public key configured (IDENTITY_PUBLIC_KEY[_FILE])")

@@ -1,0 +1,126 @@
+"""pytest fixtures over the real local stack.
+
+The `test` profile of byte-stack (its own ports and state, so a running `make up` is never
+touched) is started once per session, or reused when it is already up; what this session
+started, it stops. Set BYTE_TEST_REUSE_STACK=1 to leave it running for the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from byte_platform.identity import mint
+
+from byte_testing.events import EventTap
+from byte_testing.processes import REPO_ROOT, ServiceProcess, migrate
+
+PROFILE = os.environ.get("BYTE_TEST_PROFILE", "test")
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[dict[str, Any]]:
+    import byte_stack
+
+    env, started = byte_stack.ensure_infra(PROFILE)
+    yield env
+    if started and not os.environ.get("BYTE_TEST_REUSE_STACK"):
+        byte_stack.stop(PROFILE)
+
+
+@pytest.fixture(scope="session")
+def identity_private_key(stack: dict[str, Any]) -> str:
+    return Path(stack["identity_private_key_file"]).read_text()
+
+
+@pytest.fixture(scope="session")
+def make_token(identity_private_key: str) -> Callable[..., str]:
+    """`make_token(org_id, user_id="user_1", roles=("admin",))`: what the gateway would mint."""
+
+    def _make(org_id: str, user_id: str = "user_test", roles: tuple[str, ...] | list[str] = ("admin",), ttl: int = 300) -> str:
+        return mint(identity_private_key, user_id=user_id, org_id=org_id, roles=list(roles), ttl_seconds=ttl)
+
+    return _make
+
+
+@pytest.fixture
+def org_id() -> str:
+    """A fresh org per test: tests share the broker and never see each other's rows or events."""
+    return f"org_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def logs_dir(stack: dict[str, Any]) -> Path:
+    path = Path(stack["logs_dir"]) / "pytest"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _admin(admin_url: str, statement: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+@pytest.fixture(scope="session")
+def fresh_database(stack: dict[str, Any]) -> Iterator[Callable[[str], str]]:
+    """`fresh_database("contacts")` -> the URL of a new, migrated database owned by the
+    service's role (not a superuser, so row-level security binds it). Dropped at session end."""
+    created: list[str] = []
+    admin_url = stack["database_admin_url"]
+
+    def _make(service: str) -> str:
+        base = stack["services"][service]["database_url"]
+        owner = base.rsplit("/", 1)[1]
+        name = f"{owner}_t{uuid.uuid4().hex[:10]}"
+        _admin(admin_url, f'CREATE DATABASE "{name}" OWNER "{owner}"')
+        created.append(name)
+        url = base.rsplit("/", 1)[0] + "/" + name
+        migrate(service, url)
+        return url
+
+    yield _make
+    for name in created:
+        _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def start_service(
+    stack: dict[str, Any], logs_dir: Path, fresh_database: Callable[[str], str]
+) -> Iterator[Callable[..., ServiceProcess]]:
+    """`start_service("contacts", database_url=..., **env)` -> a running service process.
+
+    Depends on `fresh_database` so that services stop before their databases are dropped."""
+    running: list[ServiceProcess] = []
+
+    def _start(service: str, *, database_url: str | None = None, **env: str) -> ServiceProcess:
+        base = {
+            "KAFKA_BOOTSTRAP_SERVERS": stack["kafka_bootstrap_servers"],
+            "TEMPORAL_ADDRESS": stack["temporal_address"],
+            "SMTP_HOST": stack["smtp_host"],
+            "SMTP_PORT": str(stack["smtp_port"]),
+            "IDENTITY_PUBLIC_KEY_FILE": stack["identity_public_key_file"],
+        }
+        if database_url:
+            base["DATABASE_URL"] = database_url
+        proc = ServiceProcess(service, base, logs_dir)
+        proc.start(**env)
+        running.append(proc)
+        return proc
+
+    yield _start
+    for proc in running:
+        proc.stop()
+
+
+@pytest.fixture
+async def event_tap(stack: dict[str, Any]) -> AsyncIterator[Callable[[str], EventTap]]:
+    """`async with event_tap("contacts") as tap:` reads only events published after entering."""
+    yield lambda topic: EventTap(stack["kafka_bootstrap_servers"], topic)
+
+
+__all__ = ["REPO_ROOT"]

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every test against a stack of its own (the `test` profile: other ports, other state), so
+# a running `make up` is never touched, and stops that stack whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+uv run byte-stack infra --profile test
+trap 'uv run byte-stack down --profile test' EXIT
+
+BYTE_TEST_REUSE_STACK=1 uv run pytest "$@"

@@ -1,0 +1,1 @@
+"""The contacts service: people, their details, tags and custom fields."""

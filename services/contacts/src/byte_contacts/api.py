@@ -1,0 +1,109 @@
+"""HTTP routes: parse, check the caller may, call a handler or query, shape the answer."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from byte_contracts.enums import ContactStatus
+from byte_platform.http import CurrentIdentity, require_admin, require_writer
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+
+from byte_contacts.domain import Sort, parse_sort
+from byte_contacts.handlers import ContactHandlers
+from byte_contacts.queries import ContactFilter, ContactQueries
+from byte_contacts.schemas import (
+    ContactCreate,
+    ContactPage,
+    ContactPublic,
+    ContactUpdate,
+    ContactUpsert,
+    ContactUpserted,
+)
+
+router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
+
+SORT_PATTERN = "^-?(" + "|".join(s.value for s in Sort) + ")$"
+
+
+def _handlers(request: Request) -> ContactHandlers:
+    return request.app.state.handlers
+
+
+def _queries(request: Request) -> ContactQueries:
+    return request.app.state.queries
+
+
+Handlers = Annotated[ContactHandlers, Depends(_handlers)]
+Queries = Annotated[ContactQueries, Depends(_queries)]
+
+
+def contact_filter(
+    q: Annotated[str | None, Query(max_length=200, description="case-insensitive substring of name, email or phone")] = None,
+    status: ContactStatus | None = None,
+    tag: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
+    sort: Annotated[str, Query(pattern=SORT_PATTERN, description="field, `-` prefix for descending")] = "-created_at",
+) -> ContactFilter:
+    key, descending = parse_sort(sort)
+    return ContactFilter(q=q or None, status=status, tag=tag, sort=key, descending=descending)
+
+
+Filter = Annotated[ContactFilter, Depends(contact_filter)]
+
+
+@router.get("", response_model=ContactPage)
+async def list_contacts(
+    who: CurrentIdentity,
+    queries: Queries,
+    f: Filter,
+    request: Request,
+    limit: Annotated[int | None, Query(ge=1, le=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> ContactPage:
+    items, next_cursor = await queries.page(who, f, limit or request.app.state.settings.page_size_default, cursor)
+    return ContactPage(items=[ContactPublic.model_validate(c.model_dump()) for c in items], next_cursor=next_cursor)
+
+
+@router.get("/export", response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}}}})
+async def export_contacts(who: CurrentIdentity, queries: Queries, f: Filter) -> StreamingResponse:
+    return StreamingResponse(
+        queries.export_csv(who, f),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="contacts.csv"'},
+    )
+
+
+@router.post("", response_model=ContactPublic, status_code=status.HTTP_201_CREATED)
+async def create_contact(who: CurrentIdentity, handlers: Handlers, body: ContactCreate, response: Response) -> ContactPublic:
+    require_writer(who)
+    contact = await handlers.create(who, body)
+    response.headers["Location"] = f"/v1/contacts/{contact.id}"
+    return ContactPublic.model_validate(contact.model_dump())
+
+
+@router.post("/upsert", response_model=ContactUpserted)
+async def upsert_contact(who: CurrentIdentity, handlers: Handlers, body: ContactUpsert, response: Response) -> ContactUpserted:
+    require_writer(who)
+    contact, created = await handlers.upsert(who, body)
+    if created:
+        response.status_code = status.HTTP_201_CREATED
+    return ContactUpserted(contact=ContactPublic.model_validate(contact.model_dump()), created=created)
+
+
+@router.get("/{contact_id}", response_model=ContactPublic)
+async def get_contact(who: CurrentIdentity, queries: Queries, contact_id: uuid.UUID) -> ContactPublic:
+    return ContactPublic.model_validate((await queries.get(who, contact_id)).model_dump())
+
+
+@router.patch("/{contact_id}", response_model=ContactPublic)
+async def update_contact(who: CurrentIdentity, handlers: Handlers, contact_id: uuid.UUID, body: ContactUpdate) -> ContactPublic:
+    require_writer(who)
+    return ContactPublic.model_validate((await handlers.update(who, contact_id, body)).model_dump())
+
+
+@router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_contact(who: CurrentIdentity, handlers: Handlers, contact_id: uuid.UUID) -> Response:
+    require_admin(who)
+    await handlers.delete(who, contact_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

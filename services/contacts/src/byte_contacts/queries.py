@@ -1,0 +1,140 @@
+"""Reads: one contact, a filtered keyset page, and the same filter streamed as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from byte_contracts.contacts import ContactSnapshot
+from byte_contracts.enums import ContactStatus
+from byte_platform.db import Database
+from byte_platform.http import NotFound
+from byte_platform.identity import Identity
+from byte_platform.pagination import BadCursor, decode_cursor, encode_cursor
+
+from byte_contacts.domain import Sort
+from byte_contacts.handlers import PUBLIC_COLUMNS, snapshot
+from byte_contacts.models import contacts
+
+SORT_KEYS: dict[Sort, sa.ColumnElement] = {
+    Sort.CREATED_AT: contacts.c.created_at,
+    Sort.UPDATED_AT: contacts.c.updated_at,
+    Sort.LAST_NAME: sa.func.lower(contacts.c.last_name),
+    Sort.FIRST_NAME: sa.func.lower(contacts.c.first_name),
+}
+TIME_SORTS = {Sort.CREATED_AT, Sort.UPDATED_AT}
+
+
+@dataclass(frozen=True)
+class ContactFilter:
+    q: str | None = None
+    status: ContactStatus | None = None
+    tag: str | None = None
+    sort: Sort = Sort.CREATED_AT
+    descending: bool = True
+
+    @property
+    def sort_param(self) -> str:
+        return ("-" if self.descending else "") + self.sort.value
+
+    def where(self, org_id: str) -> list[sa.ColumnElement]:
+        clauses = [contacts.c.org_id == org_id]
+        if self.q:
+            needle = self.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            clauses.append(contacts.c.search_text.like(f"%{needle}%", escape="\\"))
+        if self.status:
+            clauses.append(contacts.c.status == self.status.value)
+        if self.tag:
+            clauses.append(contacts.c.tags.contains([self.tag]))
+        return clauses
+
+    def ordered(self, stmt: sa.Select) -> sa.Select:
+        key = SORT_KEYS[self.sort]
+        if self.descending:
+            return stmt.order_by(key.desc(), contacts.c.id.desc())
+        return stmt.order_by(key.asc(), contacts.c.id.asc())
+
+
+def _cursor_values(f: ContactFilter, raw: list[Any]) -> tuple[Any, uuid.UUID]:
+    try:
+        value = datetime.fromisoformat(raw[0]) if f.sort in TIME_SORTS else str(raw[0])
+        return value, uuid.UUID(str(raw[1]))
+    except (TypeError, ValueError):
+        raise BadCursor("cursor is not one this API issued") from None
+
+
+@dataclass
+class ContactQueries:
+    db: Database
+
+    async def get(self, who: Identity, contact_id: uuid.UUID) -> ContactSnapshot:
+        async with self.db.scoped(who.org_id) as session:
+            row = (
+                await session.execute(
+                    sa.select(*PUBLIC_COLUMNS).where(contacts.c.id == contact_id, contacts.c.org_id == who.org_id)
+                )
+            ).one_or_none()
+        if row is None:
+            raise NotFound("contact")
+        return snapshot(row)
+
+    async def page(
+        self, who: Identity, f: ContactFilter, limit: int, cursor: str | None
+    ) -> tuple[list[ContactSnapshot], str | None]:
+        key = SORT_KEYS[f.sort]
+        stmt = sa.select(*PUBLIC_COLUMNS, key.label("sort_key")).where(*f.where(who.org_id))
+        if cursor:
+            value, last_id = _cursor_values(f, decode_cursor(cursor, f.sort_param, 2))
+            after = sa.tuple_(key, contacts.c.id)
+            bound = sa.tuple_(sa.literal(value, type_=key.type), sa.literal(last_id, type_=contacts.c.id.type))
+            stmt = stmt.where(after < bound if f.descending else after > bound)
+        stmt = f.ordered(stmt).limit(limit + 1)
+        async with self.db.scoped(who.org_id) as session:
+            rows = (await session.execute(stmt)).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = None
+        if more:
+            last = rows[-1]
+            sort_value = last.sort_key.isoformat() if f.sort in TIME_SORTS else last.sort_key
+            next_cursor = encode_cursor(f.sort_param, [sort_value, str(last.id)])
+        return [snapshot(r) for r in rows], next_cursor
+
+    async def export_csv(self, who: Identity, f: ContactFilter) -> AsyncIterator[str]:
+        """Yields CSV text a chunk of rows at a time, straight from a server-side cursor."""
+        columns = [c.name for c in PUBLIC_COLUMNS]
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        stmt = f.ordered(sa.select(*PUBLIC_COLUMNS).where(*f.where(who.org_id)))
+        async with self.db.scoped(who.org_id) as session:
+            result = await session.stream(stmt.execution_options(yield_per=500))
+            async for partition in result.partitions():
+                for row in partition:
+                    writer.writerow([_cell(row._mapping[c]) for c in columns])
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        if buffer.tell():
+            yield buffer.getvalue()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return ";".join(value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    text = str(value)
+    # A cell starting with these runs as a formula in spreadsheet apps (CSV injection).
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

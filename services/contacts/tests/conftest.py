@@ -1,0 +1,26 @@
+from collections.abc import Callable
+
+import httpx
+import pytest
+from byte_platform.identity import HEADER
+
+
+@pytest.fixture(scope="session")
+def contacts_db(fresh_database) -> str:
+    return fresh_database("contacts")
+
+
+@pytest.fixture(scope="session")
+def contacts_service(start_service, contacts_db):
+    return start_service("contacts", database_url=contacts_db)
+
+
+@pytest.fixture
+def client(contacts_service, make_token, org_id) -> Callable[..., httpx.AsyncClient]:
+    """`client()` speaks for an admin of this test's org; `client(org, roles=[...])` for others."""
+
+    def _client(org: str | None = None, roles=("admin",), user_id: str = "user_test", service=None) -> httpx.AsyncClient:
+        token = make_token(org or org_id, user_id=user_id, roles=roles)
+        return httpx.AsyncClient(base_url=(service or contacts_service).url, headers={HEADER: token}, timeout=30)
+
+    return _client
