@@ -113,11 +113,11 @@ def server_argv(profile: Profile, pgdata: Path, fast: bool) -> list[str]:
         "logging_collector": "off",  # stderr goes to our log file
         "log_min_messages": "warning",
         "log_line_prefix": "%m [%p] %q%u@%d ",
-        "synchronous_commit": "off",
     }
     if fast:
-        # test data is throwaway: skip the flushes that make migrations and fixtures slow
-        settings |= {"fsync": "off", "full_page_writes": "off"}
+        # Test data is throwaway: skip the flushes that make migrations and fixtures slow. The
+        # dev profile keeps PostgreSQL's durable defaults: a committed write survives a crash.
+        settings |= {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"}
     argv = [str(bin_dir() / "postgres"), "-D", str(pgdata)]
     for k, v in settings.items():
         argv += ["-c", f"{k}={v}"]

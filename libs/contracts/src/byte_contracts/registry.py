@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from byte_contracts import contacts, topics
+from byte_contracts import contacts, identity, topics
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,14 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("contact.updated", topics.CONTACTS, contacts.ContactUpdated),
         EventSpec("contact.deleted", topics.CONTACTS, contacts.ContactDeleted),
         EventSpec("contact.upserted", topics.CONTACTS, contacts.ContactUpserted),
+        EventSpec("identity.membership.created", topics.IDENTITY, identity.MembershipCreated),
+        EventSpec("identity.membership.updated", topics.IDENTITY, identity.MembershipUpdated),
+        EventSpec("identity.membership.deleted", topics.IDENTITY, identity.MembershipDeleted),
+        EventSpec("identity.user.updated", topics.IDENTITY, identity.UserUpdated),
+        EventSpec("identity.user.deleted", topics.IDENTITY, identity.UserDeleted),
+        EventSpec("identity.organization.created", topics.IDENTITY, identity.OrganizationCreated),
+        EventSpec("identity.organization.updated", topics.IDENTITY, identity.OrganizationUpdated),
+        EventSpec("identity.organization.deleted", topics.IDENTITY, identity.OrganizationDeleted),
     )
 }
 

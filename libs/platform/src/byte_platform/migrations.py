@@ -10,6 +10,7 @@ from alembic import context, op
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from byte_platform.db import rls_policy_sql
+from byte_platform.inbox import inbox_table
 from byte_platform.outbox import outbox_table
 
 
@@ -36,6 +37,10 @@ def run_env(target_metadata: sa.MetaData, database_url: str) -> None:
 
 def create_outbox() -> None:
     outbox_table(sa.MetaData()).create(op.get_bind())
+
+
+def create_inbox() -> None:
+    inbox_table(sa.MetaData()).create(op.get_bind())
 
 
 def enable_row_level_security(table: str) -> None:

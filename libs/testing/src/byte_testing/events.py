@@ -47,6 +47,16 @@ class EventTap:
         if self._consumer:
             await self._consumer.stop()
 
+    async def records(self, *, count: int, timeout: float = 20.0) -> list:
+        """Raw records (whatever their bytes), until `count` arrived or `timeout` passed."""
+        assert self._consumer is not None
+        found: list = []
+        deadline = time.monotonic() + timeout
+        while len(found) < count and time.monotonic() < deadline:
+            batches = await self._consumer.getmany(timeout_ms=200)
+            found += [record for records in batches.values() for record in records]
+        return found
+
     async def collect(
         self, where: Callable[[Envelope], bool], *, count: int | None = None, timeout: float = 20.0, settle: float = 0.0
     ) -> list[tuple[Envelope, dict[str, bytes], bytes | None]]:

@@ -1,0 +1,87 @@
+"""Consumers against the real broker and database: duplicates are no-ops, poison goes to the DLQ."""
+
+import asyncio
+import uuid
+
+import sqlalchemy as sa
+from byte_contracts import Envelope, new_event, topics
+from byte_contracts.contacts import ContactDeleted
+from byte_platform.broker import ensure_topics, make_broker
+from byte_platform.consumers import subscribe
+from byte_platform.db import Database
+from byte_platform.inbox import Inbox, inbox_table
+
+from byte_testing.events import EventTap
+
+
+def event(org_id: str) -> Envelope:
+    contact_id = uuid.uuid4()
+    return new_event("contact.deleted", org_id=org_id, subject=str(contact_id), actor="system:test",
+                     data=ContactDeleted(contact_id=contact_id))
+
+
+async def wait_for(predicate, timeout=20.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError
+
+
+async def test_redelivered_events_change_nothing_and_poison_is_dead_lettered(stack, fresh_database, org_id):
+    topic = f"test.consumer.{uuid.uuid4().hex[:8]}"
+    bootstrap = stack["kafka_bootstrap_servers"]
+    await ensure_topics(bootstrap, [topic, topics.dead_letter(topic)])
+    db = Database(fresh_database("contacts"), pool_size=2, max_overflow=0)
+    metadata = sa.MetaData()
+    processed = inbox_table(metadata)
+    effects = sa.Table("effects", metadata, sa.Column("event_id", sa.Uuid, primary_key=False),
+                       sa.Column("attempt", sa.Integer))
+    async with db.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    inbox = Inbox(processed, "test-consumer")
+    attempts: dict[uuid.UUID, int] = {}
+    always_fails = event(org_id)
+
+    async def handle(envelope: Envelope) -> None:
+        attempts[envelope.id] = attempts.get(envelope.id, 0) + 1
+        if envelope.id == always_fails.id:
+            raise RuntimeError("this one never works")
+        async with db.unscoped() as session:
+            if not await inbox.claim(session, envelope):
+                return
+            await session.execute(sa.insert(effects).values(event_id=envelope.id, attempt=attempts[envelope.id]))
+
+    broker = make_broker(bootstrap, client_id="test")
+    subscribe(broker, topic, group_id=f"test-{uuid.uuid4().hex[:6]}", handler=handle, retry_delays=(0.05, 0.05))
+    first, second = event(org_id), event(org_id)
+    async with EventTap(bootstrap, topics.dead_letter(topic)) as dlq:
+        await broker.start()
+        try:
+            for e in (first, first, second, first):
+                await broker.publish(e.to_bytes(), topic=topic, key=e.subject.encode())
+            await broker.publish(b"{not an envelope", topic=topic, key=b"x")
+            await broker.publish(always_fails.to_bytes(), topic=topic, key=b"y")
+            last = event(org_id)
+            await broker.publish(last.to_bytes(), topic=topic, key=last.subject.encode())
+
+            async def all_applied():
+                async with db.unscoped() as session:
+                    return await session.scalar(sa.select(sa.func.count()).select_from(effects)) == 3
+
+            await wait_for(all_applied)
+            async with db.unscoped() as session:
+                rows = (await session.execute(sa.select(effects.c.event_id))).scalars().all()
+            assert sorted(map(str, rows)) == sorted(str(e.id) for e in (first, second, last))
+            assert attempts[first.id] == 3 and attempts[always_fails.id] == 3
+
+            dead = await dlq.records(count=2)
+            assert len(dead) == 2
+            assert b"{not an envelope" in [r.value for r in dead]
+            errors = sorted(dict(r.headers)["dlq_error"].decode() for r in dead)
+            assert errors[0].startswith("Traceback") and "this one never works" in errors[0]
+            assert errors[1].startswith("invalid envelope")
+        finally:
+            await broker.stop()
+            await db.dispose()

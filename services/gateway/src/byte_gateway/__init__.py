@@ -1,0 +1,1 @@
+"""The gateway: the one public door. Clerk sessions in, verified identities out to the services."""
