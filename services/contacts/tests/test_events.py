@@ -113,3 +113,23 @@ async def test_graceful_stop_flushes_pending_events(fresh_database, start_servic
         assert service.stop() in (0, -15)
         events = await tap.collect(in_org(org_id), count=1, timeout=10)
     assert [e.data["contact"]["first_name"] for e, _, _ in events] == ["Flushed"]
+
+
+async def test_sigterm_lets_an_in_flight_export_finish(fresh_database, start_service, client, org_id):
+    db = fresh_database("contacts")
+    dsn = sa.make_url(db).set(drivername="postgresql").render_as_string(hide_password=False)
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        await conn.execute("SELECT set_config('app.org_id', %s, false)", (org_id,))
+        await conn.execute(
+            "INSERT INTO contacts (id, org_id, first_name) SELECT gen_random_uuid(), %s, 'P' || i "
+            "FROM generate_series(1, 30000) i", (org_id,))
+    service = start_service("contacts", database_url=db)
+    async with client(service=service) as api:
+        async with api.stream("GET", "/v1/contacts/export") as r:
+            chunks = r.aiter_text()
+            received = [await anext(chunks)]
+            service.proc.send_signal(15)  # SIGTERM while the body is still streaming
+            received += [chunk async for chunk in chunks]
+    lines = "".join(received).strip().splitlines()
+    assert len(lines) == 30001
+    assert service.proc.wait(30) in (0, -15)
