@@ -27,11 +27,12 @@ router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 SORT_PATTERN = "^-?(" + "|".join(s.value for s in Sort) + ")$"
 
 
-def _handlers(request: Request) -> ContactHandlers:
+# Dependencies are `async def` so FastAPI runs them on the event loop, not in a thread.
+async def _handlers(request: Request) -> ContactHandlers:
     return request.app.state.handlers
 
 
-def _queries(request: Request) -> ContactQueries:
+async def _queries(request: Request) -> ContactQueries:
     return request.app.state.queries
 
 
@@ -39,7 +40,7 @@ Handlers = Annotated[ContactHandlers, Depends(_handlers)]
 Queries = Annotated[ContactQueries, Depends(_queries)]
 
 
-def contact_filter(
+async def contact_filter(
     q: Annotated[str | None, Query(max_length=200, description="case-insensitive substring of name, email or phone")] = None,
     status: ContactStatus | None = None,
     tag: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
@@ -62,7 +63,7 @@ async def list_contacts(
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> ContactPage:
     items, next_cursor = await queries.page(who, f, limit or request.app.state.settings.page_size_default, cursor)
-    return ContactPage(items=[ContactPublic.model_validate(c.model_dump()) for c in items], next_cursor=next_cursor)
+    return ContactPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/export", response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}}}})
@@ -93,7 +94,7 @@ async def upsert_contact(who: CurrentIdentity, handlers: Handlers, body: Contact
 
 @router.get("/{contact_id}", response_model=ContactPublic)
 async def get_contact(who: CurrentIdentity, queries: Queries, contact_id: uuid.UUID) -> ContactPublic:
-    return ContactPublic.model_validate((await queries.get(who, contact_id)).model_dump())
+    return await queries.get(who, contact_id)
 
 
 @router.patch("/{contact_id}", response_model=ContactPublic)

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from byte_contracts.contacts import ContactSnapshot
 from byte_contracts.enums import ContactStatus
 from byte_platform.db import Database
 from byte_platform.http import NotFound
@@ -20,8 +19,9 @@ from byte_platform.identity import Identity
 from byte_platform.pagination import BadCursor, decode_cursor, encode_cursor
 
 from byte_contacts.domain import Sort
-from byte_contacts.handlers import PUBLIC_COLUMNS, snapshot
+from byte_contacts.handlers import PUBLIC_COLUMNS
 from byte_contacts.models import contacts
+from byte_contacts.schemas import ContactPublic
 
 SORT_KEYS: dict[Sort, sa.ColumnElement] = {
     Sort.CREATED_AT: contacts.c.created_at,
@@ -74,7 +74,7 @@ def _cursor_values(f: ContactFilter, raw: list[Any]) -> tuple[Any, uuid.UUID]:
 class ContactQueries:
     db: Database
 
-    async def get(self, who: Identity, contact_id: uuid.UUID) -> ContactSnapshot:
+    async def get(self, who: Identity, contact_id: uuid.UUID) -> ContactPublic:
         async with self.db.scoped(who.org_id) as session:
             row = (
                 await session.execute(
@@ -83,11 +83,11 @@ class ContactQueries:
             ).one_or_none()
         if row is None:
             raise NotFound("contact")
-        return snapshot(row)
+        return ContactPublic.model_validate(dict(row._mapping))
 
     async def page(
         self, who: Identity, f: ContactFilter, limit: int, cursor: str | None
-    ) -> tuple[list[ContactSnapshot], str | None]:
+    ) -> tuple[list[ContactPublic], str | None]:
         key = SORT_KEYS[f.sort]
         stmt = sa.select(*PUBLIC_COLUMNS, key.label("sort_key")).where(*f.where(who.org_id))
         if cursor:
@@ -105,7 +105,7 @@ class ContactQueries:
             last = rows[-1]
             sort_value = last.sort_key.isoformat() if f.sort in TIME_SORTS else last.sort_key
             next_cursor = encode_cursor(f.sort_param, [sort_value, str(last.id)])
-        return [snapshot(r) for r in rows], next_cursor
+        return [ContactPublic.model_validate(dict(r._mapping)) for r in rows], next_cursor
 
     async def export_csv(self, who: Identity, f: ContactFilter) -> AsyncIterator[str]:
         """Yields CSV text a chunk of rows at a time, straight from a server-side cursor."""
