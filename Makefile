@@ -10,7 +10,7 @@ help:
 	@echo "make up      install, start PostgreSQL, Kafka, Temporal, mail sink and every service (dev profile)"
 	@echo "make down    stop everything 'make up' started"
 	@echo "make status  what is running"
-	@echo "make token   print a dev identity token (ORG=org_dev USER=user_dev ROLES=admin)"
+	@echo "make token   print a dev Clerk session token for the gateway (ORG=org_dev USER_ID=user_dev ROLE=admin; V1=1 for v1 claims)"
 	@echo "make test    install, start a separate test stack, run every test, stop it"
 
 install:
@@ -27,7 +27,7 @@ status:
 	@$(UV) run byte-stack status --profile dev
 
 token:
-	@$(UV) run byte-stack token --profile dev --org "$(or $(ORG),org_dev)" --user "$(or $(USER_ID),user_dev)" --roles "$(or $(ROLES),admin)"
+	@$(UV) run byte-stack token --profile dev --org "$(or $(ORG),org_dev)" --user "$(or $(USER_ID),user_dev)" --role "$(or $(ROLE),$(ROLES),admin)" $(if $(V1),--v1)
 
 test: install
 	@bash scripts/test.sh

@@ -114,6 +114,24 @@ def test_mail_round_trip(infra: dict) -> None:
     assert [m["subject"] for m in found] == ["stack test"]
 
 
+def test_dev_issuer_answers_with_the_profile_key(infra: dict) -> None:
+    import jwt
+    from byte_stack import cli
+
+    keys = httpx.get(infra["clerk_jwks_url"], timeout=10).json()["keys"]
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(["token", "--profile", PROFILE, "--org", "org_live", "--role", "admin"]) == 0
+    minted = out.getvalue().strip()
+    kid = jwt.get_unverified_header(minted)["kid"]
+    key = next(jwt.PyJWK(k).key for k in keys if k["kid"] == kid)
+    claims = jwt.decode(minted, key, algorithms=["RS256"], issuer=infra["clerk_issuer"], options={"verify_aud": False})
+    assert claims["o"]["id"] == "org_live"
+
+
 # ---- the service-launch path, with a throwaway service ------------------------------------
 
 APP = """

@@ -51,12 +51,13 @@ def _ports(p) -> set[int]:
         p.temporal_ui_port,
         p.smtp_port,
         p.mail_http_port,
+        p.issuer_port,
     }
 
 
 def test_profiles_have_disjoint_ports() -> None:
     dev, test = PROFILES["dev"], PROFILES["test"]
-    assert len(_ports(dev)) == 7 and len(_ports(test)) == 7
+    assert len(_ports(dev)) == 8 and len(_ports(test)) == 8
     assert not _ports(dev) & _ports(test)
     assert (dev.postgres_port, dev.kafka_port, dev.temporal_port, dev.temporal_ui_port) == (54320, 19092, 7233, 8233)
     assert (test.postgres_port, test.kafka_port, test.temporal_port, test.temporal_ui_port) == (
@@ -170,6 +171,10 @@ def test_service_environment(registry: Path) -> None:
     assert contacts["DATABASE_URL"].startswith("postgresql+asyncpg://contacts:contacts@")
     assert "IDENTITY_PRIVATE_KEY_FILE" not in contacts
     assert gateway["IDENTITY_PRIVATE_KEY_FILE"].endswith("private.pem")
+    assert gateway["CLERK_JWKS_URL"] == "http://127.0.0.1:18090/.well-known/jwks.json"
+    assert gateway["CLERK_ISSUER"] == "http://127.0.0.1:18090"
+    assert gateway["CLERK_WEBHOOK_SECRET_FILE"] == "/repo/.state/test/clerk/webhook_secret"
+    assert "CLERK_JWKS_URL" not in contacts and "CLERK_WEBHOOK_SECRET_FILE" not in contacts
     assert "DATABASE_URL" not in gateway
     assert json.loads(gateway["SERVICE_URLS_JSON"]) == {
         "contacts": "http://127.0.0.1:18001",

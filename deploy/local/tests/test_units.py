@@ -113,3 +113,62 @@ def test_mail_sink_stores_and_serves_messages(tmp_path: Path) -> None:
     assert httpx.get(f"{base}/messages/nope").status_code == 404
     assert httpx.delete(f"{base}/messages").status_code == 200
     assert httpx.get(f"{base}/messages").json() == []
+
+
+def test_dev_issuer_serves_a_jwks_that_verifies_its_tokens(tmp_path: Path) -> None:
+    import jwt
+    from byte_stack import devclerk, issuer_server
+
+    priv, pub = tmp_path / "clerk" / "private.pem", tmp_path / "clerk" / "public.pem"
+    assert devclerk.ensure_keys(priv, pub) and not devclerk.ensure_keys(priv, pub)
+    assert priv.stat().st_mode & 0o077 == 0
+    secret = devclerk.ensure_webhook_secret(tmp_path / "clerk" / "webhook_secret")
+    assert secret.startswith("whsec_") and devclerk.ensure_webhook_secret(tmp_path / "clerk" / "webhook_secret") == secret
+
+    server = issuer_server.make_server(pub, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        keys = httpx.get(f"{base}/.well-known/jwks.json").json()["keys"]
+        assert [k["kid"] for k in keys] == [devclerk.jwk(pub.read_text())["kid"]]
+        for version in (2, 1):
+            claims = devclerk.session_claims(user_id="user_1", org_id="org_1", role="reviewer", issuer=base,
+                                             version=version)
+            token = devclerk.mint_session_token(priv.read_text(), pub.read_text(), claims)
+            assert jwt.get_unverified_header(token)["kid"] == keys[0]["kid"]
+            decoded = jwt.decode(token, jwt.PyJWK(keys[0]).key, algorithms=["RS256"], issuer=base,
+                                 options={"verify_aud": False})
+            if version == 2:
+                assert decoded["v"] == 2 and decoded["o"] == {"id": "org_1", "slg": "org_1", "rol": "reviewer", "per": ""}
+                assert decoded["sts"] == "active"
+            else:
+                assert decoded["org_id"] == "org_1" and decoded["org_role"] == "org:reviewer"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(("given", "clerk"), [("admin", "admin"), ("user", "member"), ("guest", "guest"),
+                                              ("owner", "owner"), ("org:hr", "hr"), ("reviewer", "reviewer")])
+def test_dev_issuer_role_names(given: str, clerk: str) -> None:
+    from byte_stack.devclerk import clerk_role
+
+    assert clerk_role(given) == clerk
+
+
+def test_token_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    import jwt
+    from byte_stack import cli
+
+    assert cli.main(["token", "--profile", "test", "--org", "org_t", "--user", "user_t", "--role", "guest"]) == 0
+    claims = jwt.decode(capsys.readouterr().out.strip(), options={"verify_signature": False})
+    assert (claims["sub"], claims["o"]["id"], claims["o"]["rol"]) == ("user_t", "org_t", "guest")
+    assert cli.main(["token", "--profile", "test", "--v1", "--org", ""]) == 0
+    claims = jwt.decode(capsys.readouterr().out.strip(), options={"verify_signature": False})
+    assert "org_id" not in claims and "o" not in claims
+    assert cli.main(["token", "--profile", "test", "--roles", "admin,guest"]) == 1
+    assert "one org role" in capsys.readouterr().err
+    assert cli.main(["identity-token", "--profile", "test", "--org", "org_t", "--roles", "admin,reviewer"]) == 0
+    claims = jwt.decode(capsys.readouterr().out.strip(), options={"verify_signature": False})
+    assert (claims["org"], claims["roles"]) == ("org_t", ["admin", "reviewer"])

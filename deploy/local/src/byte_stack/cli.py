@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import identity, stack
+from . import devclerk, identity, stack
 from .procs import StackError
 from .profiles import (
     PROFILES,
@@ -40,7 +40,33 @@ def _summary(env: dict, with_services: bool) -> str:
     return "\n".join(lines)
 
 
+def _roles(args: argparse.Namespace) -> list[str]:
+    return [r.strip() for r in args.roles.split(",") if r.strip()]
+
+
 def _token(args: argparse.Namespace) -> str:
+    """A Clerk-shaped session token from the dev issuer: what a browser would send the gateway."""
+    profile = get_profile(args.profile)
+    env = build_env(profile, [], externals=find_externals(profile))
+    private, public = Path(env["clerk_private_key_file"]), Path(env["clerk_public_key_file"])
+    devclerk.ensure_keys(private, public)
+    roles = _roles(args)
+    if len(roles) > 1:
+        raise StackError(f"token: a Clerk session carries one org role, not {roles} (use --role)")
+    claims = devclerk.session_claims(
+        user_id=args.user,
+        org_id=args.org or None,
+        role=roles[0] if roles else "admin",
+        issuer=env["clerk_issuer"],
+        ttl_seconds=args.ttl,
+        version=1 if args.v1 else 2,
+        azp=args.azp or None,
+    )
+    return devclerk.mint_session_token(private.read_text(), public.read_text(), claims)
+
+
+def _identity_token(args: argparse.Namespace) -> str:
+    """An internal identity, as the gateway mints it for the services (for calling one directly)."""
     profile = get_profile(args.profile)
     env = build_env(profile, [], externals=find_externals(profile))
     private, public = Path(env["identity_private_key_file"]), Path(env["identity_public_key_file"])
@@ -49,21 +75,26 @@ def _token(args: argparse.Namespace) -> str:
         # the gateway's own minting code, so the token is exactly what services verify
         from byte_platform.identity import mint
     except ImportError as e:
-        raise StackError(f"token: byte_platform is not installed in this environment ({e})") from e
-    roles = [r.strip() for r in args.roles.split(",") if r.strip()]
-    return mint(private.read_text(), user_id=args.user, org_id=args.org, roles=roles, ttl_seconds=args.ttl)
+        raise StackError(f"identity-token: byte_platform is not installed in this environment ({e})") from e
+    return mint(private.read_text(), user_id=args.user, org_id=args.org, roles=_roles(args), ttl_seconds=args.ttl)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="byte-stack", description="BYTE's local runtime stack, without Docker")
-    ap.add_argument("command", choices=["up", "infra", "down", "status", "env", "token"])
+    ap.add_argument("command", choices=["up", "infra", "down", "status", "env", "token", "identity-token"])
     ap.add_argument("--profile", default="dev", choices=sorted(PROFILES))
     ap.add_argument("--services", type=Path, default=None, help="service registry (default deploy/local/services.toml)")
-    tok = ap.add_argument_group("token (an internal identity token, as the gateway would mint it)")
-    tok.add_argument("--org", default="org_dev")
+    tok = ap.add_argument_group(
+        "token (a Clerk-shaped session token from the dev issuer, for the gateway) and "
+        "identity-token (an internal identity, as the gateway mints it for the services)"
+    )
+    tok.add_argument("--org", default="org_dev", help="the active org; empty for a session without one")
     tok.add_argument("--user", default="user_dev")
-    tok.add_argument("--roles", default="admin", help="comma-separated")
+    tok.add_argument("--roles", "--role", dest="roles", default="admin",
+                     help="admin, user, guest, owner or a custom role (reviewer, ...); identity-token: comma-separated")
     tok.add_argument("--ttl", type=int, default=3600, help="seconds")
+    tok.add_argument("--v1", action="store_true", help="token: Clerk's v1 claims (org_id, org_role) instead of v2")
+    tok.add_argument("--azp", default=devclerk.DEFAULT_AZP, help="token: the authorized party (origin); empty for none")
     args = ap.parse_args(argv)
 
     t0 = time.monotonic()
@@ -91,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                 print("\n".join(export_lines(env)))
         elif args.command == "token":
             print(_token(args))
+        elif args.command == "identity-token":
+            print(_identity_token(args))
     except StackError as e:
         print(f"byte-stack {args.command} --profile {args.profile} FAILED:\n{e}", file=sys.stderr)
         return 1

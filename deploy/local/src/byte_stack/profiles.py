@@ -28,12 +28,13 @@ class Profile:
     smtp_port: int
     mail_http_port: int
     service_port_offset: int
+    issuer_port: int  # the dev Clerk issuer's JWKS
 
 
 # Disjoint ports so `make test` (test profile) never touches a running `make up` (dev profile).
 PROFILES: dict[str, Profile] = {
-    "dev": Profile("dev", 54320, 19092, 19093, 7233, 8233, 2525, 8025, 0),
-    "test": Profile("test", 55320, 29092, 29093, 17233, 18233, 12525, 18025, 10000),
+    "dev": Profile("dev", 54320, 19092, 19093, 7233, 8233, 2525, 8025, 0, 8090),
+    "test": Profile("test", 55320, 29092, 29093, 17233, 18233, 12525, 18025, 10000, 18090),
 }
 
 
@@ -194,6 +195,12 @@ def build_env(
         "mail_http_url": None if ext.smtp else f"http://{HOST}:{profile.mail_http_port}",
         "identity_private_key_file": str(state / "identity" / "private.pem"),
         "identity_public_key_file": str(state / "identity" / "public.pem"),
+        # the dev issuer standing in for Clerk (see devclerk.py)
+        "clerk_issuer": f"http://{HOST}:{profile.issuer_port}",
+        "clerk_jwks_url": f"http://{HOST}:{profile.issuer_port}/.well-known/jwks.json",
+        "clerk_private_key_file": str(state / "clerk" / "private.pem"),
+        "clerk_public_key_file": str(state / "clerk" / "public.pem"),
+        "clerk_webhook_secret_file": str(state / "clerk" / "webhook_secret"),
         "external": sorted(
             k
             for k, v in {
@@ -232,8 +239,11 @@ def service_environment(env: dict, service: Service) -> dict[str, str]:
     if info["database_url"]:
         out["DATABASE_URL"] = info["database_url"]
     if service.name == "gateway":
-        # only the gateway signs identity tokens
+        # only the gateway signs identity tokens, and only it talks to Clerk (here: the dev issuer)
         out["IDENTITY_PRIVATE_KEY_FILE"] = env["identity_private_key_file"]
+        out["CLERK_JWKS_URL"] = env["clerk_jwks_url"]
+        out["CLERK_ISSUER"] = env["clerk_issuer"]
+        out["CLERK_WEBHOOK_SECRET_FILE"] = env["clerk_webhook_secret_file"]
     return out
 
 
@@ -255,6 +265,8 @@ def export_lines(env: dict) -> list[str]:
         "MAIL_HTTP_URL": env["mail_http_url"],
         "IDENTITY_PRIVATE_KEY_FILE": env["identity_private_key_file"],
         "IDENTITY_PUBLIC_KEY_FILE": env["identity_public_key_file"],
+        "CLERK_JWKS_URL": env["clerk_jwks_url"],
+        "CLERK_ISSUER": env["clerk_issuer"],
         "SERVICE_URLS_JSON": json.dumps({n: s["url"] for n, s in env["services"].items()}),
     }
     for name, svc in env["services"].items():

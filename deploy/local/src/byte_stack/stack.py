@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import identity, kafka, mail, postgres, procs, services, temporal
+from . import devclerk, identity, issuer, kafka, mail, postgres, procs, services, temporal
 from .profiles import (
     HOST,
     Externals,
@@ -19,9 +19,10 @@ from .profiles import (
     state_dir,
 )
 
-INFRA = ("postgres", "kafka", "temporal", "mail")
+INFRA = ("postgres", "kafka", "temporal", "mail", "issuer")
 _STOPPERS: dict[str, Callable[[Path], bool]] = {
     "mail": mail.stop,
+    "issuer": issuer.stop,
     "temporal": temporal.stop,
     "kafka": kafka.stop,
     "postgres": postgres.stop,
@@ -76,6 +77,7 @@ def _infra_tasks(profile, state: Path, ext: Externals, env: dict) -> dict[str, C
     tasks["mail"] = (
         external("smtp", lambda: mail.check_smtp(*ext.smtp)) if ext.smtp else lambda: mail.ensure(profile, state)
     )
+    tasks["issuer"] = lambda: issuer.ensure(profile, state, Path(env["clerk_public_key_file"]), env["clerk_jwks_url"])
     return tasks
 
 
@@ -107,6 +109,8 @@ def ensure_infra(profile: str = "test", services_toml: Path | None = None) -> tu
         for d in ("logs", "pids", "mail"):
             (state / d).mkdir(parents=True, exist_ok=True)
         identity.ensure_keys(Path(env["identity_private_key_file"]), Path(env["identity_public_key_file"]))
+        devclerk.ensure_keys(Path(env["clerk_private_key_file"]), Path(env["clerk_public_key_file"]))
+        devclerk.ensure_webhook_secret(Path(env["clerk_webhook_secret_file"]))
         before = {n for n in INFRA if procs.running(state, n)}
         try:
             started = _run_parallel(_infra_tasks(prof, state, ext, env))
@@ -195,6 +199,7 @@ def status(profile: str = "dev", services_toml: Path | None = None) -> list[dict
             lambda: mail.check_smtp(env["smtp_host"], env["smtp_port"]),
             f"{env['smtp_host']}:{env['smtp_port']}",
         ),
+        "issuer": (None, lambda: issuer.check(env["clerk_jwks_url"]), env["clerk_jwks_url"]),
     }
     for name, (external, check, where) in checks.items():
         proc = procs.running(state, name)

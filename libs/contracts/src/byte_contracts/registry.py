@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from byte_contracts import contacts, identity, topics
+from byte_contracts import tasks as task_events
+from byte_contracts import workflow
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,14 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("identity.organization.created", topics.IDENTITY, identity.OrganizationCreated),
         EventSpec("identity.organization.updated", topics.IDENTITY, identity.OrganizationUpdated),
         EventSpec("identity.organization.deleted", topics.IDENTITY, identity.OrganizationDeleted),
+        EventSpec("task.created", topics.TASKS, task_events.TaskCreated),
+        EventSpec("task.updated", topics.TASKS, task_events.TaskUpdated),
+        EventSpec("task.claimed", topics.TASKS, task_events.TaskClaimed),
+        EventSpec("task.unclaimed", topics.TASKS, task_events.TaskUnclaimed),
+        EventSpec("task.status_changed", topics.TASKS, task_events.TaskStatusChanged),
+        EventSpec("task.completed", topics.TASKS, task_events.TaskCompleted),
+        EventSpec("task.deleted", topics.TASKS, task_events.TaskDeleted),
+        EventSpec("workflow.task_requested", topics.WORKFLOW, workflow.TaskRequested),
     )
 }
 

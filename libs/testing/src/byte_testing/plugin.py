@@ -124,3 +124,54 @@ async def event_tap(stack: dict[str, Any]) -> AsyncIterator[Callable[[str], Even
 
 
 __all__ = ["REPO_ROOT"]
+
+
+class ClerkIssuer:
+    """A Clerk stand-in for tests: its own RSA key pair, and session tokens signed with it."""
+
+    def __init__(self, issuer: str = "https://clerk.byte.test") -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.issuer = issuer
+        self.private_pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        self.public_pem = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+
+    @property
+    def jwk(self) -> dict[str, Any]:
+        from byte_stack.devclerk import jwk
+
+        return jwk(self.public_pem)
+
+    @property
+    def kid(self) -> str:
+        return self.jwk["kid"]
+
+    def claims(self, org_id: str | None, user_id: str = "user_test", role: str = "admin", *, version: int = 2,
+               **overrides: Any) -> dict[str, Any]:
+        from byte_stack.devclerk import session_claims
+
+        claims = session_claims(user_id=user_id, org_id=org_id, role=role, issuer=self.issuer, version=version)
+        claims.update(overrides)
+        return {k: v for k, v in claims.items() if v is not None}
+
+    def sign(self, claims: dict[str, Any], *, kid: str | None = None, headers: dict[str, Any] | None = None) -> str:
+        import jwt
+
+        return jwt.encode(claims, self.private_pem, algorithm="RS256", headers={"kid": kid or self.kid, **(headers or {})})
+
+    def token(self, org_id: str | None, user_id: str = "user_test", role: str = "admin", *, version: int = 2,
+              **overrides: Any) -> str:
+        """A valid session token; `overrides` replace claims (None removes one)."""
+        return self.sign(self.claims(org_id, user_id, role, version=version, **overrides))
+
+
+@pytest.fixture(scope="session")
+def clerk_issuer() -> ClerkIssuer:
+    """`clerk_issuer.token(org_id, user_id, role)`: Clerk-shaped session tokens for the gateway."""
+    return ClerkIssuer()

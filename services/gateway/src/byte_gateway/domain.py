@@ -180,12 +180,12 @@ WRITE_RULES: tuple[Rule, ...] = (
     _rule("POST", "/v1/contacts", Level.WRITE),
     _rule("POST", "/v1/contacts/upsert", Level.WRITE),
     _rule("PATCH PUT", "/v1/contacts/{id}", Level.WRITE),
-    # tasks: members create tasks and work the ones assigned to them or their roles (the tasks
-    # service checks the assignment); deleting is for admins
+    # tasks: members create tasks and work the ones assigned to them or their roles, and may
+    # delete a standalone task they created; the tasks service checks assignment and creator
     _rule("POST", "/v1/tasks", Level.WRITE),
-    _rule("PATCH PUT", "/v1/tasks/{id}", Level.WRITE),
-    _rule("POST", "/v1/tasks/{id}/**", Level.WRITE),
-    _rule("POST PUT", "/v1/tasks/reorder", Level.WRITE),
+    _rule("PATCH", "/v1/tasks/{id}", Level.WRITE),
+    _rule("PATCH", "/v1/tasks/{id}/**", Level.WRITE),
+    _rule("DELETE", "/v1/tasks/{id}", Level.WRITE),
     # notes on a case or a contact
     _rule("POST", "/v1/notes", Level.WRITE),
     _rule("PATCH PUT", "/v1/notes/{id}", Level.WRITE),

@@ -43,7 +43,7 @@ class GatewaySettings(ServiceSettings):
     # Empty: CORS_ORIGINS is used; both empty: azp is not checked (local development).
     clerk_authorized_parties: CommaList = []
     clerk_webhook_secret: str | None = Field(default=None, description="whsec_... of the Svix endpoint")
-    clerk_webhook_tolerance_seconds: int = 300
+    clerk_webhook_secret_file: Path | None = None
 
     # Where the services are: {"contacts": "http://127.0.0.1:8001", ...} (byte-stack passes it).
     service_urls_json: Annotated[dict[str, str], NoDecode] = {}
@@ -70,6 +70,15 @@ class GatewaySettings(ServiceSettings):
     def _split_lists(cls, value: object) -> object:
         return _listish(value)
 
+    @field_validator(
+        "identity_private_key", "identity_private_key_file", "clerk_jwt_key", "clerk_jwt_key_file", "clerk_jwks_url",
+        "clerk_issuer", "clerk_webhook_secret", "clerk_webhook_secret_file", mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # compose passes `VAR: ${VAR:-}`: an empty value means "not configured", not the path "."
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("service_urls_json", mode="before")
     @classmethod
     def _urls(cls, value: object) -> object:
@@ -87,7 +96,7 @@ class GatewaySettings(ServiceSettings):
             raise ValueError("IDENTITY_PRIVATE_KEY or IDENTITY_PRIVATE_KEY_FILE is required in production")
         if not (self.clerk_jwt_key or self.clerk_jwt_key_file or self.clerk_jwks_url):
             raise ValueError("CLERK_JWT_KEY[_FILE] or CLERK_JWKS_URL is required in production")
-        if not self.clerk_webhook_secret:
+        if not (self.clerk_webhook_secret or self.clerk_webhook_secret_file):
             raise ValueError("CLERK_WEBHOOK_SECRET is required in production")
         return self
 
@@ -103,6 +112,13 @@ class GatewaySettings(ServiceSettings):
             return self.clerk_jwt_key.replace("\\n", "\n")
         if self.clerk_jwt_key_file:
             return self.clerk_jwt_key_file.read_text()
+        return None
+
+    def webhook_secret(self) -> str | None:
+        if self.clerk_webhook_secret:
+            return self.clerk_webhook_secret
+        if self.clerk_webhook_secret_file:
+            return self.clerk_webhook_secret_file.read_text().strip()
         return None
 
     def authorized_parties(self) -> list[str]:

@@ -1,0 +1,94 @@
+"""HTTP routes: the gateway's own (`/v1/users`, `/webhooks/clerk`, the merged docs) and the
+catch-all that forwards `/v1/...` to the owning service."""
+
+from __future__ import annotations
+
+import binascii
+import json
+from typing import Annotated
+
+from byte_platform.http import Problem
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from svix.webhooks import Webhook, WebhookVerificationError
+
+from byte_gateway.access import Gatekeeper
+from byte_gateway.domain import Session, route_for
+from byte_gateway.handlers import WebhookHandlers
+from byte_gateway.openapi import MergedOpenApi
+from byte_gateway.proxy import Proxy
+from byte_gateway.queries import UserQueries
+from byte_gateway.schemas import UserPage, WebhookResult
+
+router = APIRouter()
+WEBHOOK_MAX_BYTES = 1_048_576
+PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+async def caller(request: Request) -> Session:
+    gatekeeper: Gatekeeper = request.app.state.gatekeeper
+    return await gatekeeper.admit(request)
+
+
+Caller = Annotated[Session, Depends(caller)]
+
+
+@router.get("/v1/users", response_model=UserPage, tags=["users"])
+async def list_users(
+    who: Caller,
+    request: Request,
+    role: Annotated[str | None, Query(min_length=1, max_length=64, description="only members holding this role")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> UserPage:
+    """The members of the caller's org (for assignee pickers), by last name, first name."""
+    queries: UserQueries = request.app.state.user_queries
+    items, next_cursor = await queries.page(who, role=role, limit=limit, cursor=cursor)
+    return UserPage(items=items, next_cursor=next_cursor)
+
+
+@router.post("/webhooks/clerk", response_model=WebhookResult, tags=["webhooks"], openapi_extra={"security": []})
+async def clerk_webhook(request: Request) -> WebhookResult:
+    """Clerk (Svix) webhooks: users, memberships, organizations. Signed, deduplicated by svix-id."""
+    webhook: Webhook | None = request.app.state.clerk_webhook
+    if webhook is None:
+        raise Problem(503, "Service Unavailable", "Clerk webhooks are not configured (CLERK_WEBHOOK_SECRET)")
+    body = await request.body()
+    if len(body) > WEBHOOK_MAX_BYTES:
+        raise Problem(413, "Payload Too Large", f"webhook bodies are limited to {WEBHOOK_MAX_BYTES} bytes")
+    headers = {name: request.headers.get(name, "") for name in ("svix-id", "svix-timestamp", "svix-signature")}
+    missing = [name for name, value in headers.items() if not value]
+    if missing:
+        raise Problem(400, "Invalid webhook", f"missing {', '.join(missing)}")
+    try:
+        webhook.verify(body, headers)  # returns None in svix 2.9: the body is parsed below
+    except (WebhookVerificationError, binascii.Error, ValueError, TypeError):
+        raise Problem(400, "Invalid webhook", "signature does not verify, or the timestamp is too old or too new") from None
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise Problem(400, "Invalid webhook", "body is not JSON") from None
+    handlers: WebhookHandlers = request.app.state.webhook_handlers
+    return WebhookResult(status=await handlers.handle(headers["svix-id"], payload))
+
+
+@router.get("/openapi.json", include_in_schema=False)
+async def openapi(request: Request) -> JSONResponse:
+    merged: MergedOpenApi = request.app.state.openapi
+    return JSONResponse(await merged.document())
+
+
+@router.get("/docs", include_in_schema=False)
+async def docs() -> HTMLResponse:
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="BYTE API")
+
+
+@router.api_route("/v1/{rest:path}", methods=PROXY_METHODS, include_in_schema=False)
+async def forward(who: Caller, request: Request) -> Response:
+    service = route_for(request.url.path)
+    if service is None:
+        raise Problem(404, "Not Found", f"no service answers {request.url.path}")
+    gatekeeper: Gatekeeper = request.app.state.gatekeeper
+    proxy: Proxy = request.app.state.proxy
+    return await proxy.forward(request, service, gatekeeper.identity_token(who))

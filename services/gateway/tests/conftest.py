@@ -1,0 +1,77 @@
+import base64
+import json
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from byte_testing.http import JwksServer
+
+APP_ORIGIN = "https://app.byte.test"
+AUTHORIZED = f"{APP_ORIGIN},http://localhost:3000"
+
+
+@pytest.fixture(scope="session")
+def contacts_service(start_service, fresh_database):
+    return start_service("contacts", database_url=fresh_database("contacts"), LOG_LEVEL="WARNING")
+
+
+@pytest.fixture(scope="session")
+def gateway_db(fresh_database) -> str:
+    return fresh_database("gateway")
+
+
+@pytest.fixture(scope="session")
+def webhook_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+@pytest.fixture(scope="session")
+def start_gateway(start_service, stack, gateway_db, contacts_service, clerk_issuer, webhook_secret) -> Callable[..., Any]:
+    """`start_gateway(**env)`: a gateway process in front of the contacts process, trusting
+    `clerk_issuer`'s PEM key unless the env says otherwise."""
+
+    def _start(**env: str):
+        base = {
+            "IDENTITY_PRIVATE_KEY_FILE": stack["identity_private_key_file"],
+            "SERVICE_URLS_JSON": json.dumps({"contacts": contacts_service.url}),
+            "CLERK_JWT_KEY": clerk_issuer.public_pem,
+            "CLERK_ISSUER": clerk_issuer.issuer,
+            "CLERK_AUTHORIZED_PARTIES": AUTHORIZED,
+            "CORS_ORIGINS": APP_ORIGIN,
+            "CLERK_WEBHOOK_SECRET": webhook_secret,
+            "RATE_LIMIT_PER_USER": "100000/minute",
+            "RATE_LIMIT_PER_ORG": "100000/minute",
+            "LOG_LEVEL": "WARNING",
+        }
+        base.update({k.upper(): v for k, v in env.items()})
+        return start_service("gateway", database_url=gateway_db, **{k: v for k, v in base.items() if v is not None})
+
+    return _start
+
+
+@pytest.fixture(scope="session")
+def gateway(start_gateway):
+    return start_gateway()
+
+
+@pytest.fixture
+def client(gateway, clerk_issuer, org_id) -> Callable[..., httpx.AsyncClient]:
+    """`client()` is an admin of this test's org, through the gateway; `client(role=, org=, user=,
+    version=, token=)` anyone else."""
+
+    def _client(role: str = "admin", org: str | None = None, user: str = "user_test", version: int = 2,
+                token: str | None = None, service=None, **headers: str) -> httpx.AsyncClient:
+        token = token or clerk_issuer.token(org or org_id, user, role, version=version)
+        return httpx.AsyncClient(base_url=(service or gateway).url, timeout=30,
+                                 headers={"Authorization": f"Bearer {token}", **headers})
+
+    return _client
+
+
+@pytest.fixture(scope="session")
+def jwks_server() -> Iterator[JwksServer]:
+    server = JwksServer()
+    yield server
+    server.close()

@@ -1,0 +1,112 @@
+"""Pure rules: claims -> session, role mapping, route table, role matrix, OpenAPI merge."""
+
+import pytest
+from byte_gateway.domain import (
+    InvalidClaims,
+    Level,
+    allowed,
+    level_of,
+    map_role,
+    required_level,
+    route_for,
+    session_from_claims,
+)
+from byte_gateway.openapi import merge
+
+
+@pytest.mark.parametrize(("clerk", "byte"), [
+    ("org:admin", "admin"), ("admin", "admin"), ("org:member", "user"), ("member", "user"),
+    ("basic_member", "user"), ("org:basic_member", "user"), ("org:guest", "guest"), ("guest", "guest"),
+    ("org:owner", "owner"), ("owner", "owner"), ("org:creator", "owner"), ("org:reviewer", "reviewer"),
+    ("hr", "hr"), ("org:Manager", "manager"),
+])
+def test_role_mapping(clerk, byte):
+    assert map_role(clerk) == byte
+
+
+@pytest.mark.parametrize("bad", ["", "org:", "a b", "org:x/y", "x" * 80])
+def test_unusable_roles(bad):
+    with pytest.raises(InvalidClaims):
+        map_role(bad)
+
+
+def test_v1_and_v2_claims():
+    v1 = session_from_claims({"sub": "u", "sid": "s", "org_id": "o", "org_role": "org:admin", "org_permissions": ["p:a"]})
+    v2 = session_from_claims({"sub": "u", "v": 2, "o": {"id": "o", "rol": "admin", "per": "p:a,p:b"}})
+    assert (v1.org_id, v1.roles, v1.permissions, v1.claims_version) == ("o", frozenset({"admin"}), ("p:a",), 1)
+    assert (v2.org_id, v2.roles, v2.permissions, v2.claims_version) == ("o", frozenset({"admin"}), ("p:a", "p:b"), 2)
+
+
+@pytest.mark.parametrize(("claims", "forbidden"), [
+    ({"sub": "u"}, True),
+    ({"sub": "u", "v": 2}, True),
+    ({"sub": "u", "v": 2, "o": {"rol": "admin"}}, True),
+    ({"sub": "u", "org_id": "o"}, True),
+    ({"sub": "u", "v": 2, "sts": "pending", "o": {"id": "o", "rol": "admin"}}, False),
+    ({"org_id": "o", "org_role": "org:admin"}, False),
+])
+def test_unusable_claims(claims, forbidden):
+    with pytest.raises(InvalidClaims) as err:
+        session_from_claims(claims)
+    assert err.value.forbidden is forbidden
+
+
+@pytest.mark.parametrize(("path", "service"), [
+    ("/v1/contacts", "contacts"), ("/v1/contacts/1/x", "contacts"), ("/v1/contactsX", None),
+    ("/v1/tasks/1/claim", "tasks"), ("/v1/definitions", "executions"), ("/v1/notes", "executions"),
+    ("/v1/activity", "executions"), ("/v1/dashboard", "executions"), ("/v1/exports/contacts", "executions"),
+    ("/v1/users", None), ("/v2/contacts", None),
+])
+def test_routes(path, service):
+    assert route_for(path) == service
+
+
+def test_levels():
+    assert level_of(frozenset({"owner"})) is Level.ADMIN
+    assert level_of(frozenset({"admin", "reviewer"})) is Level.ADMIN
+    assert level_of(frozenset({"user"})) is Level.WRITE
+    assert level_of(frozenset({"reviewer"})) is Level.WRITE
+    assert level_of(frozenset({"guest"})) is Level.READ
+    assert level_of(frozenset()) is Level.READ
+
+
+@pytest.mark.parametrize(("method", "path", "level"), [
+    ("GET", "/v1/anything/at/all", Level.READ),
+    ("HEAD", "/v1/contacts", Level.READ),
+    ("POST", "/v1/contacts", Level.WRITE),
+    ("POST", "/v1/contacts/upsert", Level.WRITE),
+    ("PATCH", "/v1/contacts/abc", Level.WRITE),
+    ("DELETE", "/v1/contacts/abc", Level.ADMIN),
+    ("POST", "/v1/contacts/abc/merge", Level.ADMIN),  # unlisted write: admin by default
+    ("PATCH", "/v1/tasks/abc/approve", Level.WRITE),
+    ("POST", "/v1/tasks/abc/approve", Level.ADMIN),
+    ("DELETE", "/v1/tasks/abc", Level.WRITE),
+    ("POST", "/v1/definitions", Level.ADMIN),
+    ("POST", "/v1/exports/contacts", Level.READ),
+])
+def test_required_levels(method, path, level):
+    assert required_level(method, path) is level
+
+
+def test_guest_reads_only():
+    guest = frozenset({"guest"})
+    assert allowed(guest, "GET", "/v1/contacts") and not allowed(guest, "POST", "/v1/contacts")
+
+
+def test_openapi_merge_keeps_routed_paths_and_renames_conflicting_schemas():
+    own = {"openapi": "3.1.0", "info": {"title": "BYTE API"}, "paths": {"/v1/users": {}},
+           "components": {"schemas": {"Page": {"type": "object", "title": "users"}}}}
+    contacts = {
+        "paths": {"/v1/contacts": {"get": {"responses": {"200": {"$ref": "#/components/schemas/Page"}}}},
+                  "/healthz": {}, "/internal/x": {}},
+        "components": {"schemas": {"Page": {"type": "object", "title": "contacts"}, "Same": {"type": "string"}}},
+        "tags": [{"name": "contacts"}],
+    }
+    doc = merge(own, {"contacts": contacts})
+    assert set(doc["paths"]) == {"/v1/users", "/v1/contacts"}
+    assert doc["paths"]["/v1/contacts"]["get"]["responses"]["200"]["$ref"] == "#/components/schemas/ContactsPage"
+    assert doc["components"]["schemas"]["Page"]["title"] == "users"
+    assert doc["components"]["schemas"]["ContactsPage"]["title"] == "contacts"
+    assert "Same" in doc["components"]["schemas"]
+    assert doc["security"] and "clerkSession" in doc["components"]["securitySchemes"]
+    assert own["paths"] == {"/v1/users": {}}  # the input is not changed

@@ -1,0 +1,85 @@
+"""What exactly reaches a service: an upstream that echoes the request it got."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from byte_platform.identity import HEADER, IdentityVerifier
+
+
+class Echo(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def _reply(self):
+        length = int(self.headers.get("content-length") or 0)
+        body = json.dumps({
+            "method": self.command, "path": self.path,
+            "headers": [[k.lower(), v] for k, v in self.headers.items()],
+            "body": self.rfile.read(length).decode() if length else "",
+        }).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Set-Cookie", "a=1")
+        self.send_header("Set-Cookie", "b=2")
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PATCH = do_DELETE = _reply
+
+
+@pytest.fixture(scope="module")
+def echo_gateway(start_gateway):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield start_gateway(SERVICE_URLS_JSON=json.dumps({"contacts": f"http://127.0.0.1:{server.server_address[1]}"}))
+    server.shutdown()
+
+
+@pytest.mark.parametrize(("clerk_role", "version", "roles"), [
+    ("admin", 2, ["admin"]), ("org:admin", 1, ["admin"]), ("member", 2, ["user"]), ("org:member", 1, ["user"]),
+    ("basic_member", 2, ["user"]), ("org:guest", 1, ["guest"]), ("reviewer", 2, ["reviewer"]),
+    ("org:hr", 1, ["hr"]), ("owner", 2, ["owner"]), ("org:creator", 1, ["owner"]),
+])
+async def test_the_service_gets_a_minted_identity_and_nothing_forgeable(
+    echo_gateway, clerk_issuer, stack, org_id, clerk_role, version, roles
+):
+    claims = clerk_issuer.claims(org_id, "user_echo", version=version)
+    if version == 2:
+        claims["o"]["rol"] = clerk_role.removeprefix("org:")
+    else:
+        claims["org_role"] = clerk_role
+    token = clerk_issuer.sign(claims)
+    forged = {HEADER: "forged", "X-Org-Id": "org_evil", "X-Byte-Org": "org_evil", "Cookie": "__session=x; other=y",
+              "X-Request-ID": "req-echo-1", "X-Forwarded-For": "6.6.6.6", "X-Custom": "kept"}
+    async with httpx.AsyncClient(base_url=echo_gateway.url, headers={"Authorization": f"Bearer {token}", **forged}) as c:
+        r = await c.get("/v1/contacts/abc/things?q=1&q=2&org_id=ignored")
+    assert r.status_code == 200, r.text
+    assert r.headers.get_list("set-cookie") == ["a=1", "b=2"]
+    seen = r.json()
+    headers: dict[str, list[str]] = {}
+    for k, v in seen["headers"]:
+        headers.setdefault(k, []).append(v)
+    assert seen["method"] == "GET" and seen["path"] == "/v1/contacts/abc/things?q=1&q=2&org_id=ignored"
+    assert len(headers[HEADER.lower()]) == 1
+    verifier = IdentityVerifier(open(stack["identity_public_key_file"]).read())
+    who = verifier.verify(headers[HEADER.lower()][0])
+    assert (who.user_id, who.org_id, sorted(who.roles)) == ("user_echo", org_id, roles)
+    for dropped in ("authorization", "cookie", "x-org-id", "x-byte-org"):
+        assert dropped not in headers, dropped
+    assert headers["x-request-id"] == ["req-echo-1"]
+    assert headers["x-forwarded-for"] == ["127.0.0.1"]
+    assert headers["x-custom"] == ["kept"]
+
+
+async def test_bodies_are_forwarded_and_capped(echo_gateway, clerk_issuer, org_id):
+    token = clerk_issuer.token(org_id)
+    async with httpx.AsyncClient(base_url=echo_gateway.url, headers={"Authorization": f"Bearer {token}"}) as c:
+        r = await c.patch("/v1/contacts/abc", json={"k": "v"})
+        assert r.status_code == 200 and json.loads(r.json()["body"]) == {"k": "v"}
+        r = await c.post("/v1/contacts", content=b"x" * 2_000_000, headers={"content-type": "application/json"})
+        assert r.status_code == 413 and r.headers["content-type"].startswith("application/problem+json")

@@ -1,0 +1,50 @@
+"""Per-user and per-org limits: 429 problem+json with Retry-After."""
+
+import uuid
+
+import httpx
+import pytest
+from byte_testing.http import assert_problem
+
+
+@pytest.fixture(scope="module")
+def limited(start_gateway):
+    return start_gateway(RATE_LIMIT_PER_USER="5/minute", RATE_LIMIT_PER_ORG="8/minute")
+
+
+def _client(gw, issuer, org, user):
+    return httpx.AsyncClient(base_url=gw.url, headers={"Authorization": f"Bearer {issuer.token(org, user)}"})
+
+
+async def test_per_user_limit(limited, clerk_issuer, org_id):
+    async with _client(limited, clerk_issuer, org_id, "user_a") as c:
+        for _ in range(5):
+            assert (await c.get("/v1/contacts")).status_code == 200
+        r = await c.get("/v1/users")  # every route counts, the gateway's own too
+        body = assert_problem(r, 429)
+        assert body["scope"] == "user"
+        assert 0 < int(r.headers["retry-after"]) <= 60
+        assert body["retry_after"] == int(r.headers["retry-after"])
+    # another user of the same org still passes
+    async with _client(limited, clerk_issuer, org_id, "user_b") as c:
+        assert (await c.get("/v1/contacts")).status_code == 200
+
+
+async def test_per_org_limit(limited, clerk_issuer, org_id):
+    for user in ("user_a", "user_b"):
+        async with _client(limited, clerk_issuer, org_id, user) as c:
+            for _ in range(4):
+                assert (await c.get("/v1/contacts")).status_code == 200
+    async with _client(limited, clerk_issuer, org_id, "user_c") as c:
+        r = await c.get("/v1/contacts")
+        assert assert_problem(r, 429)["scope"] == "org"
+        assert int(r.headers["retry-after"]) > 0
+    # other orgs are not affected
+    async with _client(limited, clerk_issuer, f"org_{uuid.uuid4().hex[:12]}", "user_a") as c:
+        assert (await c.get("/v1/contacts")).status_code == 200
+
+
+async def test_unauthenticated_requests_never_reach_the_limiter(limited):
+    async with httpx.AsyncClient(base_url=limited.url) as c:
+        for _ in range(10):
+            assert_problem(await c.get("/v1/contacts"), 401)

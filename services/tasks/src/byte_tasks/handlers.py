@@ -1,0 +1,483 @@
+"""Commands in, rows and events out: each handler is one unit of work (rows + outbox commit
+together). HTTP commands come from api.py, workflow requests and identity events from
+consumers.py.
+
+Locking (docs/adr/0005-tasks-claim-and-kanban.md):
+- claim is one conditional UPDATE (Invariant 5): no lock is taken first, PostgreSQL's row lock
+  and re-check of the WHERE clause let exactly one of any number of concurrent claimers match;
+- everything that changes a task's status or position first takes the advisory lock of every
+  kanban column involved (source and target, in name order), then the task's row lock. Column
+  locks are never taken after a row lock, so concurrent moves cannot deadlock, and positions in
+  a column are computed by one transaction at a time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from byte_contracts import Envelope, new_event, payload_model
+from byte_contracts.enums import TaskOutcome, TaskStatus
+from byte_contracts.identity import Member
+from byte_contracts.tasks import (
+    TaskClaimed,
+    TaskCompleted,
+    TaskCreated,
+    TaskDeleted,
+    TaskSnapshot,
+    TaskStatusChanged,
+    TaskUnclaimed,
+    TaskUpdated,
+)
+from byte_contracts.workflow import TaskRequested
+from byte_platform.db import Database
+from byte_platform.http import Conflict, NotFound
+from byte_platform.identity import Identity
+from byte_platform.inbox import Inbox
+from byte_platform.logging import correlation_id
+from byte_platform.outbox import Outbox
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from byte_tasks import domain
+from byte_tasks.domain import InvalidInput, TaskState
+from byte_tasks.models import STEP_UNIQUE, members, tasks
+from byte_tasks.schemas import Move, StatusChange, TaskCreate, TaskUpdate
+
+PUBLIC_COLUMNS = [c for c in tasks.c if c.name != "org_id"]
+SYSTEM_ACTOR = "system:tasks"
+MEMBERSHIP_UPSERTS = frozenset({"identity.membership.created", "identity.membership.updated", "identity.user.updated"})
+MEMBERSHIP_REMOVALS = frozenset({"identity.membership.deleted", "identity.user.deleted"})
+IDENTITY_TYPES = MEMBERSHIP_UPSERTS | MEMBERSHIP_REMOVALS
+WORKFLOW_TYPES = frozenset({"workflow.task_requested"})
+
+T = TypeVar("T")
+
+
+def snapshot(row: Any) -> TaskSnapshot:
+    return TaskSnapshot.model_validate(dict(row._mapping))
+
+
+class _Retry(Exception):
+    """The task changed column between reading its status and locking it: start over."""
+
+
+# --- locks and positions ----------------------------------------------------------------------
+
+async def lock_columns(session: AsyncSession, org_id: str, statuses: Iterable[str]) -> None:
+    """Transaction-scoped advisory locks on kanban columns, always in name order."""
+    for status in sorted({str(s) for s in statuses}):
+        await session.execute(
+            sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"byte-tasks-column:{org_id}:{status}", 0)))
+        )
+
+
+def _in_column(org_id: str, status: str, exclude: uuid.UUID | None) -> list[sa.ColumnElement]:
+    clauses = [tasks.c.org_id == org_id, tasks.c.status == status]
+    if exclude is not None:
+        clauses.append(tasks.c.id != exclude)
+    return clauses
+
+
+async def bottom_of(session: AsyncSession, org_id: str, status: str, exclude: uuid.UUID | None = None) -> float:
+    """Below the last card of a column. The caller holds the column's lock."""
+    last = await session.scalar(sa.select(sa.func.max(tasks.c.position)).where(*_in_column(org_id, status, exclude)))
+    position = domain.position_between(last, None)
+    assert position is not None
+    return position
+
+
+async def renumber(session: AsyncSession, org_id: str, status: str) -> None:
+    """Spreads a column's cards GAP apart, keeping their order. The caller holds the column's lock.
+    Presentation only: no event (every event carries its task's position as it is then)."""
+    await session.execute(
+        sa.text(
+            "UPDATE tasks SET position = r.rn * :gap FROM ("
+            "  SELECT id, row_number() OVER (ORDER BY position, id) AS rn FROM tasks"
+            "  WHERE org_id = :org AND status = :status) AS r "
+            "WHERE tasks.id = r.id AND tasks.org_id = :org"
+        ),
+        {"gap": domain.GAP, "org": org_id, "status": status},
+    )
+
+
+async def drop_position(session: AsyncSession, org_id: str, moving: uuid.UUID, cmd: Move) -> float:
+    """Where a dropped card goes in column `cmd.status`. The caller holds the column's lock."""
+    column = str(cmd.status)
+    for _ in range(2):
+        key = sa.tuple_(tasks.c.position, tasks.c.id)
+        if cmd.after_id is not None or cmd.before_id is not None:
+            field = "after_id" if cmd.after_id is not None else "before_id"
+            anchor_id = cmd.after_id or cmd.before_id
+            if anchor_id == moving:
+                raise InvalidInput(field, "a card cannot be placed next to itself")
+            anchor = (
+                await session.execute(
+                    sa.select(tasks.c.position, tasks.c.status).where(tasks.c.id == anchor_id, tasks.c.org_id == org_id)
+                )
+            ).one_or_none()
+            if anchor is None:
+                raise InvalidInput(field, "no such task in this organization")
+            if anchor.status != column:
+                raise InvalidInput(field, f"that task is in the {anchor.status} column, not in {column}")
+            bound = sa.tuple_(sa.literal(anchor.position, type_=tasks.c.position.type),
+                              sa.literal(anchor_id, type_=tasks.c.id.type))
+            if cmd.after_id is not None:
+                above = anchor.position
+                below = await session.scalar(
+                    sa.select(sa.func.min(tasks.c.position)).where(*_in_column(org_id, column, moving), key > bound)
+                )
+            else:
+                below = anchor.position
+                above = await session.scalar(
+                    sa.select(sa.func.max(tasks.c.position)).where(*_in_column(org_id, column, moving), key < bound)
+                )
+        else:
+            above = await session.scalar(
+                sa.select(sa.func.max(tasks.c.position)).where(*_in_column(org_id, column, moving))
+            )
+            below = None
+        position = domain.position_between(above, below)
+        if position is not None:
+            return position
+        await renumber(session, org_id, column)
+    raise AssertionError("a renumbered column always has room")
+
+
+# --- the handlers -----------------------------------------------------------------------------
+
+@dataclass
+class TaskHandlers:
+    db: Database
+    outbox: Outbox
+    workflow_inbox: Inbox
+    identity_inbox: Inbox
+
+    async def _emit(self, session: AsyncSession, org_id: str, actor: str, event_type: str, subject: uuid.UUID,
+                    data: Any, causation_id: str | None = None) -> None:
+        await self.outbox.add(
+            session,
+            new_event(event_type, org_id=org_id, subject=str(subject), actor=actor, data=data,
+                      correlation_id=correlation_id.get(), causation_id=causation_id),
+        )
+
+    async def _locked(self, session: AsyncSession, org_id: str, task_id: uuid.UUID) -> Row:
+        row = (
+            await session.execute(
+                sa.select(*PUBLIC_COLUMNS).where(tasks.c.id == task_id, tasks.c.org_id == org_id).with_for_update()
+            )
+        ).one_or_none()
+        if row is None:
+            raise NotFound("task")
+        return row
+
+    async def _is_member(self, session: AsyncSession, org_id: str, user_id: str) -> bool:
+        found = await session.scalar(
+            sa.select(sa.literal(1)).where(members.c.org_id == org_id, members.c.user_id == user_id, members.c.active)
+        )
+        return found is not None
+
+    async def _check_assignable(self, session: AsyncSession, who: Identity, user_id: str, field: str) -> None:
+        """The caller always counts as a member (their identity is verified; their membership
+        event may not have arrived yet); anyone else must be in the members projection."""
+        if user_id != who.user_id and not await self._is_member(session, who.org_id, user_id):
+            raise InvalidInput(field, f"{user_id} is not a member of this organization")
+
+    async def _changing_status(
+        self, who: Identity, task_id: uuid.UUID, targets: Callable[[str], Iterable[str]],
+        work: Callable[[AsyncSession, Row], Awaitable[T]],
+    ) -> T:
+        """A unit of work that may move the task between columns: column locks (source and
+        targets), then the row lock, then `work`."""
+        for _ in range(5):
+            try:
+                async with self.db.scoped(who.org_id) as session:
+                    status = await session.scalar(
+                        sa.select(tasks.c.status).where(tasks.c.id == task_id, tasks.c.org_id == who.org_id)
+                    )
+                    if status is None:
+                        raise NotFound("task")
+                    await lock_columns(session, who.org_id, {status, *targets(status)})
+                    row = await self._locked(session, who.org_id, task_id)
+                    if row.status != status:
+                        raise _Retry
+                    return await work(session, row)
+            except _Retry:
+                continue
+        raise Conflict("the task kept changing while this request ran; try again")
+
+    async def _to_status(
+        self, session: AsyncSession, org_id: str, actor: str, row: Row, to: TaskStatus, *,
+        outcome: TaskOutcome | None = None, comment: str | None = None, position: float | None = None,
+        extra: dict[str, Any] | None = None, causation_id: str | None = None,
+    ) -> TaskSnapshot:
+        """Moves a task to another column (the caller holds both columns' locks) and emits
+        task.status_changed, plus task.completed when it reached done."""
+        values: dict[str, Any] = {"status": str(to), "updated_at": sa.func.now(), **(extra or {})}
+        values["position"] = position if position is not None else await bottom_of(session, org_id, str(to), row.id)
+        if to == TaskStatus.DONE:
+            assert outcome is not None
+            values.update(outcome=str(outcome), outcome_comment=comment, completed_at=sa.func.now())
+        new = (
+            await session.execute(
+                sa.update(tasks).where(tasks.c.id == row.id, tasks.c.org_id == org_id).values(**values)
+                .returning(*PUBLIC_COLUMNS)
+            )
+        ).one()
+        task = snapshot(new)
+        await self._emit(session, org_id, actor, "task.status_changed", task.id,
+                         TaskStatusChanged(task=task, previous_status=row.status), causation_id)
+        if to == TaskStatus.DONE:
+            assert outcome is not None
+            await self._emit(session, org_id, actor, "task.completed", task.id, TaskCompleted(
+                task=task, outcome=outcome, comment=comment, completed_by=actor,
+                workflow_execution_id=task.workflow_execution_id, created_by_step_id=task.created_by_step_id,
+            ), causation_id)
+        return task
+
+    # --- create / edit / delete ---
+
+    async def create(self, who: Identity, cmd: TaskCreate) -> TaskSnapshot:
+        async with self.db.scoped(who.org_id) as session:
+            if cmd.assigned_to is not None:
+                await self._check_assignable(session, who, cmd.assigned_to, "assigned_to")
+            await lock_columns(session, who.org_id, {TaskStatus.TODO})
+            position = await bottom_of(session, who.org_id, TaskStatus.TODO)
+            row = (
+                await session.execute(
+                    sa.insert(tasks)
+                    .values(id=uuid.uuid4(), org_id=who.org_id, **cmd.model_dump(mode="python"),
+                            status=str(TaskStatus.TODO), position=position, created_by=who.user_id)
+                    .returning(*PUBLIC_COLUMNS)
+                )
+            ).one()
+            task = snapshot(row)
+            await self._emit(session, who.org_id, who.actor, "task.created", task.id, TaskCreated(task=task))
+        return task
+
+    async def update(self, who: Identity, task_id: uuid.UUID, cmd: TaskUpdate) -> TaskSnapshot:
+        requested = cmd.model_dump(exclude_unset=True)
+        async with self.db.scoped(who.org_id) as session:
+            current = await self._locked(session, who.org_id, task_id)
+            domain.check_edit(TaskState.of(current), who, set(requested))
+            changed = domain.changes(dict(current._mapping), requested)
+            if not changed:
+                return snapshot(current)
+            if changed.get("assigned_to") is not None:
+                await self._check_assignable(session, who, changed["assigned_to"], "assigned_to")
+            for name in ("priority",):
+                if name in changed:
+                    changed[name] = str(changed[name])
+            row = (
+                await session.execute(
+                    sa.update(tasks).where(tasks.c.id == task_id, tasks.c.org_id == who.org_id)
+                    .values(**changed, updated_at=sa.func.now()).returning(*PUBLIC_COLUMNS)
+                )
+            ).one()
+            task = snapshot(row)
+            await self._emit(session, who.org_id, who.actor, "task.updated", task.id,
+                             TaskUpdated(task=task, changed_fields=sorted(changed)))
+        return task
+
+    async def delete(self, who: Identity, task_id: uuid.UUID) -> None:
+        async with self.db.scoped(who.org_id) as session:
+            current = await self._locked(session, who.org_id, task_id)
+            domain.check_delete(TaskState.of(current), who)
+            await session.execute(sa.delete(tasks).where(tasks.c.id == task_id, tasks.c.org_id == who.org_id))
+            await self._emit(session, who.org_id, who.actor, "task.deleted", task_id, TaskDeleted(
+                task_id=task_id, workflow_execution_id=current.workflow_execution_id,
+                created_by_step_id=current.created_by_step_id,
+            ))
+
+    # --- claiming ---
+
+    async def claim(self, who: Identity, task_id: uuid.UUID) -> TaskSnapshot:
+        """Invariant 5: one conditional UPDATE. Concurrent claimers queue on the row lock; the
+        first commits, every other re-checks `assigned_to IS NULL` against the committed row,
+        matches nothing and is told who holds it."""
+        stmt = sa.update(tasks).where(
+            tasks.c.id == task_id,
+            tasks.c.org_id == who.org_id,
+            tasks.c.assigned_to.is_(None),
+            tasks.c.status != str(TaskStatus.DONE),
+        )
+        if not who.is_admin:
+            stmt = stmt.where(sa.or_(tasks.c.assigned_role.is_(None), tasks.c.assigned_role.in_(sorted(who.roles))))
+        stmt = stmt.values(assigned_to=who.user_id, updated_at=sa.func.now()).returning(*PUBLIC_COLUMNS)
+        async with self.db.scoped(who.org_id) as session:
+            row = (await session.execute(stmt)).one_or_none()
+            if row is None:
+                current = (
+                    await session.execute(
+                        sa.select(*PUBLIC_COLUMNS).where(tasks.c.id == task_id, tasks.c.org_id == who.org_id)
+                    )
+                ).one_or_none()
+                if current is None:
+                    raise NotFound("task")
+                raise domain.claim_refusal(TaskState.of(current), who)
+            task = snapshot(row)
+            await self._emit(session, who.org_id, who.actor, "task.claimed", task.id,
+                             TaskClaimed(task=task, claimed_by=who.user_id))
+        return task
+
+    async def unclaim(self, who: Identity, task_id: uuid.UUID) -> TaskSnapshot:
+        """Back to the pool: unassigned, and in_progress goes back to todo."""
+
+        async def work(session: AsyncSession, row: Row) -> TaskSnapshot:
+            domain.check_unclaim(TaskState.of(row), who)
+            return await self._release(session, who.org_id, who.actor, row, "unclaimed")
+
+        return await self._changing_status(who, task_id, lambda _: {TaskStatus.TODO}, work)
+
+    async def _release(self, session: AsyncSession, org_id: str, actor: str, row: Row, reason: str,
+                       causation_id: str | None = None) -> TaskSnapshot:
+        """Unassigns a task whose columns (its own and todo) the caller has locked."""
+        if row.status == TaskStatus.IN_PROGRESS:
+            task = await self._to_status(session, org_id, actor, row, TaskStatus.TODO,
+                                         extra={"assigned_to": None}, causation_id=causation_id)
+        else:
+            new = (
+                await session.execute(
+                    sa.update(tasks).where(tasks.c.id == row.id, tasks.c.org_id == org_id)
+                    .values(assigned_to=None, updated_at=sa.func.now()).returning(*PUBLIC_COLUMNS)
+                )
+            ).one()
+            task = snapshot(new)
+        await self._emit(session, org_id, actor, "task.unclaimed", task.id,
+                         TaskUnclaimed(task=task, previous_assignee=row.assigned_to, reason=reason), causation_id)
+        return task
+
+    # --- working it ---
+
+    async def set_status(self, who: Identity, task_id: uuid.UUID, cmd: StatusChange) -> TaskSnapshot:
+        if cmd.comment is not None and cmd.status != TaskStatus.DONE:
+            raise InvalidInput("comment", "only a change to done takes a comment")
+
+        async def work(session: AsyncSession, row: Row) -> TaskSnapshot:
+            effect = domain.check_status_change(TaskState.of(row), who, cmd.status)
+            if effect == "noop":
+                return snapshot(row)
+            outcome = TaskOutcome.COMPLETED if effect == "complete" else None
+            return await self._to_status(session, who.org_id, who.actor, row, cmd.status,
+                                         outcome=outcome, comment=cmd.comment)
+
+        return await self._changing_status(who, task_id, lambda _: {cmd.status}, work)
+
+    async def decide(self, who: Identity, task_id: uuid.UUID, outcome: TaskOutcome, comment: str | None) -> TaskSnapshot:
+        """approve / reject an approval task (reject's comment is required by its schema)."""
+
+        async def work(session: AsyncSession, row: Row) -> TaskSnapshot:
+            domain.check_decision(TaskState.of(row), who, outcome)
+            return await self._to_status(session, who.org_id, who.actor, row, TaskStatus.DONE,
+                                         outcome=outcome, comment=comment)
+
+        return await self._changing_status(who, task_id, lambda _: {TaskStatus.DONE}, work)
+
+    async def move(self, who: Identity, task_id: uuid.UUID, cmd: Move) -> TaskSnapshot:
+        """Kanban drop: a reorder within a column (task.updated, `position`), or a status change
+        to another column at the dropped place."""
+
+        async def work(session: AsyncSession, row: Row) -> TaskSnapshot:
+            effect = domain.check_move(TaskState.of(row), who, cmd.status)
+            position = await drop_position(session, who.org_id, row.id, cmd)
+            if effect == "reorder":
+                new = (
+                    await session.execute(
+                        sa.update(tasks).where(tasks.c.id == row.id, tasks.c.org_id == who.org_id)
+                        .values(position=position, updated_at=sa.func.now()).returning(*PUBLIC_COLUMNS)
+                    )
+                ).one()
+                task = snapshot(new)
+                await self._emit(session, who.org_id, who.actor, "task.updated", task.id,
+                                 TaskUpdated(task=task, changed_fields=["position"]))
+                return task
+            outcome = TaskOutcome.COMPLETED if effect == "complete" else None
+            return await self._to_status(session, who.org_id, who.actor, row, cmd.status,
+                                         outcome=outcome, position=position)
+
+        return await self._changing_status(who, task_id, lambda _: {cmd.status}, work)
+
+    # --- from other services ---
+
+    async def request_task(self, envelope: Envelope) -> None:
+        """`workflow.task_requested`: create the step's task once. The inbox drops a redelivered
+        envelope; the (org, execution, step) unique key drops a retried request under a new id."""
+        request = TaskRequested.model_validate(envelope.data)
+        title = domain.check_requested_title(request.title)
+        org_id = envelope.org_id
+        async with self.db.scoped(org_id) as session:
+            if not await self.workflow_inbox.claim(session, envelope):
+                return
+            assigned_to, metadata = request.assigned_to, dict(request.metadata)
+            if assigned_to is not None and not await self._is_member(session, org_id, assigned_to):
+                metadata["unresolved_assignee"] = assigned_to
+                assigned_to = None
+            await lock_columns(session, org_id, {TaskStatus.TODO})
+            position = await bottom_of(session, org_id, TaskStatus.TODO)
+            row = (
+                await session.execute(
+                    insert(tasks)
+                    .values(
+                        id=uuid.uuid4(), org_id=org_id, workflow_execution_id=request.execution_id,
+                        created_by_step_id=request.step_id, contact_id=request.contact_id, title=title,
+                        description=(request.description or None) and request.description[: domain.DESCRIPTION_MAX],
+                        task_type=str(request.task_type), priority=str(request.priority), status=str(TaskStatus.TODO),
+                        assigned_to=assigned_to, assigned_role=request.assigned_role, position=position,
+                        due_date=domain.requested_due_date(request.due_date, request.due_in_seconds, envelope.occurred_at),
+                        created_by=envelope.actor, metadata=metadata,
+                    )
+                    .on_conflict_do_nothing(constraint=STEP_UNIQUE)
+                    .returning(*PUBLIC_COLUMNS)
+                )
+            ).one_or_none()
+            if row is None:
+                return
+            task = snapshot(row)
+            await self._emit(session, org_id, envelope.actor, "task.created", task.id, TaskCreated(task=task),
+                             causation_id=str(envelope.id))
+
+    async def apply_identity(self, envelope: Envelope) -> None:
+        """The gateway's membership events into the `members` projection; a removed member's
+        open tasks go back to the pool (task.unclaimed, reason `member_removed`)."""
+        data = payload_model(envelope.type).model_validate(envelope.data)
+        org_id = envelope.org_id
+        async with self.db.scoped(org_id) as session:
+            if not await self.identity_inbox.claim(session, envelope):
+                return
+            if envelope.type in MEMBERSHIP_UPSERTS:
+                member: Member = data.member  # type: ignore[attr-defined]
+                await self._put_member(session, envelope, member.user_id, active=True, roles=member.roles,
+                                       email=member.email, first_name=member.first_name, last_name=member.last_name)
+                return
+            user_id: str = data.user_id  # type: ignore[attr-defined]
+            if not await self._put_member(session, envelope, user_id, active=False, roles=[]):
+                return  # an older removal than what we know: nothing to undo
+            await lock_columns(session, org_id, {TaskStatus.TODO, TaskStatus.IN_PROGRESS})
+            rows = (
+                await session.execute(
+                    sa.select(*PUBLIC_COLUMNS)
+                    .where(tasks.c.org_id == org_id, tasks.c.assigned_to == user_id,
+                           tasks.c.status != str(TaskStatus.DONE))
+                    .order_by(tasks.c.created_at, tasks.c.id)
+                    .with_for_update()
+                )
+            ).all()
+            for row in rows:
+                await self._release(session, org_id, SYSTEM_ACTOR, row, "member_removed", causation_id=str(envelope.id))
+
+    async def _put_member(self, session: AsyncSession, envelope: Envelope, user_id: str, *, active: bool,
+                          roles: list[str], **profile: Any) -> bool:
+        """Last writer by event time wins; returns whether this event was applied."""
+        stmt = insert(members).values(org_id=envelope.org_id, user_id=user_id, roles=roles, active=active,
+                                      as_of=envelope.occurred_at, **profile)
+        update = {"roles": stmt.excluded.roles, "active": stmt.excluded.active, "as_of": stmt.excluded.as_of}
+        update.update({k: stmt.excluded[k] for k in profile})
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[members.c.org_id, members.c.user_id], set_=update,
+            where=members.c.as_of <= stmt.excluded.as_of,
+        ).returning(members.c.user_id)
+        return (await session.scalar(stmt)) is not None

@@ -1,0 +1,144 @@
+"""Reads: one task, a filtered keyset page (the list, "available for my roles", kanban columns)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from byte_contracts.enums import TaskPriority, TaskStatus, TaskType
+from byte_contracts.tasks import TaskSnapshot
+from byte_platform.db import Database
+from byte_platform.http import NotFound
+from byte_platform.identity import Identity
+from byte_platform.pagination import BadCursor, decode_cursor, encode_cursor
+
+from byte_tasks.domain import Sort
+from byte_tasks.handlers import PUBLIC_COLUMNS, snapshot
+from byte_tasks.models import tasks
+
+# Tasks without a due date sort after every dated one; the same expression is indexed.
+NO_DUE_DATE = sa.literal_column("'9999-12-31 00:00:00+00'::timestamptz", type_=tasks.c.due_date.type)
+
+SORT_KEYS: dict[Sort, sa.ColumnElement] = {
+    Sort.CREATED_AT: tasks.c.created_at,
+    Sort.UPDATED_AT: tasks.c.updated_at,
+    Sort.DUE_DATE: sa.func.coalesce(tasks.c.due_date, NO_DUE_DATE),
+    Sort.POSITION: tasks.c.position,
+}
+TIME_SORTS = {Sort.CREATED_AT, Sort.UPDATED_AT, Sort.DUE_DATE}
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """`assignee`: a user id, or None; `unassigned`: only tasks nobody holds. `available_for`:
+    unclaimed open tasks whose role is one of these."""
+
+    assignee: str | None = None
+    unassigned: bool = False
+    statuses: tuple[TaskStatus, ...] = ()
+    role: str | None = None
+    execution: uuid.UUID | None = None
+    contact: uuid.UUID | None = None
+    task_type: TaskType | None = None
+    priority: TaskPriority | None = None
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+    overdue: bool | None = None
+    available_for: frozenset[str] | None = None
+    sort: Sort = Sort.CREATED_AT
+    descending: bool = True
+
+    @property
+    def sort_param(self) -> str:
+        return ("-" if self.descending else "") + self.sort.value
+
+    def where(self, org_id: str) -> list[sa.ColumnElement]:
+        t = tasks.c
+        clauses: list[sa.ColumnElement] = [t.org_id == org_id]
+        if self.assignee is not None:
+            clauses.append(t.assigned_to == self.assignee)
+        if self.unassigned:
+            clauses.append(t.assigned_to.is_(None))
+        if self.statuses:
+            clauses.append(t.status.in_([str(s) for s in self.statuses]))
+        if self.role is not None:
+            clauses.append(t.assigned_role == self.role)
+        if self.execution is not None:
+            clauses.append(t.workflow_execution_id == self.execution)
+        if self.contact is not None:
+            clauses.append(t.contact_id == self.contact)
+        if self.task_type is not None:
+            clauses.append(t.task_type == str(self.task_type))
+        if self.priority is not None:
+            clauses.append(t.priority == str(self.priority))
+        if self.due_before is not None:
+            clauses.append(t.due_date < self.due_before)
+        if self.due_after is not None:
+            clauses.append(t.due_date >= self.due_after)
+        if self.overdue is not None:
+            overdue = sa.and_(t.due_date < sa.func.now(), t.status != str(TaskStatus.DONE))
+            clauses.append(overdue if self.overdue else sa.not_(sa.func.coalesce(overdue, False)))
+        if self.available_for is not None:
+            clauses += [t.assigned_to.is_(None), t.status != str(TaskStatus.DONE),
+                        t.assigned_role.in_(sorted(self.available_for)) if self.available_for else sa.false()]
+        return clauses
+
+    def ordered(self, stmt: sa.Select) -> sa.Select:
+        key = SORT_KEYS[self.sort]
+        if self.descending:
+            return stmt.order_by(key.desc(), tasks.c.id.desc())
+        return stmt.order_by(key.asc(), tasks.c.id.asc())
+
+
+def _cursor_values(f: TaskFilter, raw: list[Any]) -> tuple[Any, uuid.UUID]:
+    try:
+        if f.sort in TIME_SORTS:
+            value: Any = datetime.fromisoformat(raw[0])
+            if value.tzinfo is None:
+                raise ValueError("naive time")
+        else:
+            if isinstance(raw[0], bool) or not isinstance(raw[0], int | float):
+                raise ValueError("not a number")
+            value = float(raw[0])
+        return value, uuid.UUID(str(raw[1]))
+    except (TypeError, ValueError, OverflowError):
+        raise BadCursor("cursor is not one this API issued") from None
+
+
+@dataclass
+class TaskQueries:
+    db: Database
+
+    async def get(self, who: Identity, task_id: uuid.UUID) -> TaskSnapshot:
+        async with self.db.scoped(who.org_id) as session:
+            row = (
+                await session.execute(
+                    sa.select(*PUBLIC_COLUMNS).where(tasks.c.id == task_id, tasks.c.org_id == who.org_id)
+                )
+            ).one_or_none()
+        if row is None:
+            raise NotFound("task")
+        return snapshot(row)
+
+    async def page(self, who: Identity, f: TaskFilter, limit: int, cursor: str | None) -> tuple[list[TaskSnapshot], str | None]:
+        key = SORT_KEYS[f.sort]
+        stmt = sa.select(*PUBLIC_COLUMNS, key.label("sort_key")).where(*f.where(who.org_id))
+        if cursor:
+            value, last_id = _cursor_values(f, decode_cursor(cursor, f.sort_param, 2))
+            after = sa.tuple_(key, tasks.c.id)
+            bound = sa.tuple_(sa.literal(value, type_=key.type), sa.literal(last_id, type_=tasks.c.id.type))
+            stmt = stmt.where(after < bound if f.descending else after > bound)
+        stmt = f.ordered(stmt).limit(limit + 1)
+        async with self.db.scoped(who.org_id) as session:
+            rows = (await session.execute(stmt)).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = None
+        if more:
+            last = rows[-1]
+            sort_value = last.sort_key.isoformat() if f.sort in TIME_SORTS else last.sort_key
+            next_cursor = encode_cursor(f.sort_param, [sort_value, str(last.id)])
+        return [snapshot(r) for r in rows], next_cursor

@@ -1,0 +1,81 @@
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from byte_contracts import Envelope, new_event, topic_for
+from byte_platform.broker import make_broker
+from byte_platform.identity import HEADER
+from pydantic import BaseModel
+
+
+@pytest.fixture(scope="session")
+def tasks_db(fresh_database) -> str:
+    return fresh_database("tasks")
+
+
+@pytest.fixture(scope="session")
+def tasks_service(start_service, tasks_db):
+    # Its own consumer groups: other task-service processes of this session (on other
+    # databases) must not take its share of the `workflow` and `identity` partitions.
+    return start_service("tasks", database_url=tasks_db, consumer_group=f"tasks-test-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def client(tasks_service, make_token, org_id) -> Callable[..., httpx.AsyncClient]:
+    """`client()` speaks for an admin of this test's org; `client(user_id=..., roles=[...])` for
+    others, `client(org)` for another org."""
+
+    def _client(org: str | None = None, roles=("admin",), user_id: str = "user_admin", service=None,
+                **kwargs: Any) -> httpx.AsyncClient:
+        token = make_token(org or org_id, user_id=user_id, roles=roles)
+        return httpx.AsyncClient(base_url=(service or tasks_service).url, headers={HEADER: token}, timeout=60, **kwargs)
+
+    return _client
+
+
+@pytest.fixture(scope="session")
+async def publish(stack) -> Callable[[Envelope], Awaitable[None]]:
+    """Publishes an envelope the way another service's outbox relay would (topic of its type,
+    key = subject)."""
+    broker = make_broker(stack["kafka_bootstrap_servers"], client_id="tasks-tests")
+    await broker.start()
+
+    async def _publish(envelope: Envelope) -> None:
+        await broker.publish(envelope.to_bytes(), topic=topic_for(envelope.type), key=envelope.subject.encode(),
+                             headers={"event_type": envelope.type, "event_id": str(envelope.id)})
+
+    yield _publish
+    await broker.stop()
+
+
+class Helpers:
+    """Plain helpers, as a fixture (tests import nothing from conftest under importlib mode)."""
+
+    @staticmethod
+    def event(event_type: str, org_id: str, subject: str, data: BaseModel, actor: str = "system:test", **kw: Any) -> Envelope:
+        return new_event(event_type, org_id=org_id, subject=subject, actor=actor, data=data, **kw)
+
+    @staticmethod
+    async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 60.0, interval: float = 0.2) -> Any:
+        """Polls `check` until it returns something truthy; fails after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            last = await check()
+            if last:
+                return last
+            await asyncio.sleep(interval)
+        raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+    @staticmethod
+    def is_problem(r: httpx.Response, status: int) -> bool:
+        return r.status_code == status and r.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.fixture(scope="session")
+def h() -> type[Helpers]:
+    return Helpers
