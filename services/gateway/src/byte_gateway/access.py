@@ -3,6 +3,7 @@ role matrix, and the internal identity minted for the services."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from byte_platform.http import Forbidden
@@ -53,6 +54,7 @@ class Gatekeeper:
         self._issuer = identity_issuer
         self._audience = identity_audience
         self._origins = frozenset(o.rstrip("/") for o in allowed_origins or ())
+        self._minted: dict[tuple[str, str, frozenset[str]], tuple[str, float]] = {}
 
     async def admit(self, request: Request) -> Session:
         token, from_cookie = session_token(request)
@@ -73,5 +75,16 @@ class Gatekeeper:
         return who
 
     def identity_token(self, who: Session) -> str:
-        return mint(self._key, user_id=who.user_id, org_id=who.org_id, roles=who.roles,
-                    ttl_seconds=self._ttl, issuer=self._issuer, audience=self._audience)
+        """The internal identity for this caller; one is reused for half its lifetime, so a
+        burst of requests signs once and every token still has at least ttl/2 left."""
+        key = (who.user_id, who.org_id, who.roles)
+        now = time.monotonic()
+        cached = self._minted.get(key)
+        if cached is not None and now - cached[1] < self._ttl / 2:
+            return cached[0]
+        if len(self._minted) > 10_000:
+            self._minted.clear()
+        token = mint(self._key, user_id=who.user_id, org_id=who.org_id, roles=who.roles,
+                     ttl_seconds=self._ttl, issuer=self._issuer, audience=self._audience)
+        self._minted[key] = (token, now)
+        return token

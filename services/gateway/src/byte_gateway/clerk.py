@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from typing import Any
 
 import httpx
@@ -113,6 +114,7 @@ class ClerkVerifier:
         issuer: str | None = None,
         leeway_seconds: int = 5,
         authorized_parties: list[str] | None = None,
+        cache_size: int = 10_000,
     ) -> None:
         if pem is None and jwks is None:
             raise ValueError("configure CLERK_JWT_KEY[_FILE] or CLERK_JWKS_URL")
@@ -121,8 +123,29 @@ class ClerkVerifier:
         self._issuer = issuer
         self._leeway = leeway_seconds
         self._parties = frozenset(p.rstrip("/") for p in authorized_parties or ())
+        # A browser sends the same session token on every call until it refreshes it (about a
+        # minute): verifying its RS256 signature once per token, not per request, is most of
+        # what the gateway costs. Only verified tokens are kept, each only within its own
+        # nbf..exp window; a key removed from the JWKS stops covering new tokens at once and
+        # cached ones within their (short) lifetime.
+        self._verified: OrderedDict[str, tuple[Session, float, float]] = OrderedDict()
+        self._cache_size = cache_size
 
     async def verify(self, token: str) -> Session:
+        cached = self._verified.get(token)
+        if cached is not None:
+            who, not_before, expires = cached
+            if not_before - self._leeway <= time.time() <= expires + self._leeway:
+                self._verified.move_to_end(token)
+                return who
+            del self._verified[token]  # out of its window: the full check below says why
+        who, not_before, expires = await self._verify_signed(token)
+        self._verified[token] = (who, not_before, expires)
+        if len(self._verified) > self._cache_size:
+            self._verified.popitem(last=False)
+        return who
+
+    async def _verify_signed(self, token: str) -> tuple[Session, float, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -159,8 +182,10 @@ class ClerkVerifier:
         if azp is not None and self._parties and (not isinstance(azp, str) or azp.rstrip("/") not in self._parties):
             raise unauthorized(f"session token was issued for another origin ({azp!r})", "bad_azp")
         try:
-            return session_from_claims(claims)
+            who = session_from_claims(claims)
         except InvalidClaims as exc:
             if exc.forbidden:
                 raise AuthError(403, exc.detail, "no_org") from None
             raise unauthorized(exc.detail, "pending" if "pending" in exc.detail else "bad_claims") from None
+        not_before = claims.get("nbf")
+        return who, float(not_before) if isinstance(not_before, int | float) else 0.0, float(claims["exp"])

@@ -129,6 +129,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         if settings.kafka_create_topics:
             await ensure_topics(settings.kafka_bootstrap_servers, [topics.IDENTITY, topics.dead_letter(topics.IDENTITY)])
         await broker.start()
+        await proxy.start()
         if settings.outbox_relay_enabled:
             await relay.start()
         yield
