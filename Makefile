@@ -34,4 +34,4 @@ test: install
 
 # Unit tests only: no servers.
 test-fast: install
-	@$(UV) run pytest -q -m "not stack" libs
+	@$(UV) run pytest -q -m "not stack" libs services

@@ -18,7 +18,7 @@ import pytest
 from byte_platform.identity import mint
 
 from byte_testing.events import EventTap
-from byte_testing.processes import REPO_ROOT, ServiceProcess, migrate
+from byte_testing.processes import ServiceProcess, migrate
 
 PROFILE = os.environ.get("BYTE_TEST_PROFILE", "test")
 
@@ -123,8 +123,6 @@ async def event_tap(stack: dict[str, Any]) -> AsyncIterator[Callable[[str], Even
     yield lambda topic: EventTap(stack["kafka_bootstrap_servers"], topic)
 
 
-__all__ = ["REPO_ROOT"]
-
 
 class ClerkIssuer:
     """A Clerk stand-in for tests: its own RSA key pair, and session tokens signed with it."""
@@ -175,3 +173,14 @@ class ClerkIssuer:
 def clerk_issuer() -> ClerkIssuer:
     """`clerk_issuer.token(org_id, user_id, role)`: Clerk-shaped session tokens for the gateway."""
     return ClerkIssuer()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "stack: needs the real local stack (set on every test that uses it)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # `make test-fast` deselects these: every test that reaches the stack, through any fixture.
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.stack)
