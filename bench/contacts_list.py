@@ -14,16 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
-import time
-import uuid
 from pathlib import Path
 
 import httpx
 import psycopg
-import sqlalchemy as sa
 from byte_platform.identity import HEADER, mint
-from byte_testing.processes import ServiceProcess, migrate
+from harness import Databases, load, plain_dsn, service, summarize, test_stack
 
 ORG = "org_bench"
 
@@ -45,31 +41,11 @@ def seed(dsn: str, start: int, stop: int) -> None:
         conn.execute("ANALYZE contacts")
 
 
-async def measure(url: str, token: str, params_list: list[dict], requests: int, concurrency: int) -> dict:
-    latencies: list[float] = []
-    counter = iter(range(requests))
+async def measure(url: str, token: str, params: list[dict], requests: int, concurrency: int) -> dict:
     async with httpx.AsyncClient(base_url=url, headers={HEADER: token}, timeout=30,
                                  limits=httpx.Limits(max_connections=concurrency)) as client:
-        for params in params_list[:3]:  # warm-up
-            (await client.get("/v1/contacts", params=params)).raise_for_status()
-
-        async def worker() -> None:
-            for i in counter:
-                params = params_list[i % len(params_list)]
-                t0 = time.perf_counter()
-                r = await client.get("/v1/contacts", params=params)
-                latencies.append(time.perf_counter() - t0)
-                r.raise_for_status()
-
-        started = time.perf_counter()
-        await asyncio.gather(*[worker() for _ in range(concurrency)])
-        elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
-        "rps": round(len(latencies) / elapsed, 1),
-    }
+        await load(client, "/v1/contacts", params, len(params), 1)  # warm-up
+        return summarize(*await load(client, "/v1/contacts", params, requests, concurrency))
 
 
 SCENARIOS = {
@@ -79,40 +55,26 @@ SCENARIOS = {
 
 
 async def run(args: argparse.Namespace) -> dict:
-    import byte_stack
-
-    env, started = byte_stack.ensure_infra("test")
-    base = env["services"]["contacts"]["database_url"]
-    name = f"contacts_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(env["database_admin_url"], autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}" OWNER contacts')
-    url = base.rsplit("/", 1)[0] + "/" + name
-    dsn = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    migrate("contacts", url)
-    service = ServiceProcess("contacts", {
-        "DATABASE_URL": url, "KAFKA_BOOTSTRAP_SERVERS": env["kafka_bootstrap_servers"],
-        "IDENTITY_PUBLIC_KEY_FILE": env["identity_public_key_file"], "LOG_LEVEL": "WARNING",
-    }, Path(env["logs_dir"]))
-    token = mint(Path(env["identity_private_key_file"]).read_text(), user_id="bench", org_id=ORG,
-                 roles=["admin"], ttl_seconds=3600)
     results: dict = {"requests": args.requests, "concurrency": args.concurrency}
-    try:
-        service.start()
-        for size in (10_000, 100_000):
-            seed(dsn, results.get("seeded", 0), size)
-            results["seeded"] = size
-            for scenario, params in SCENARIOS.items():
-                results[f"{scenario}@{size}"] = await measure(service.url, token, params, args.requests, args.concurrency)
-        for scenario in SCENARIOS:
-            small, large = results[f"{scenario}@10000"], results[f"{scenario}@100000"]
-            results[f"{scenario}_p50_ratio_100k_over_10k"] = round(large["p50_ms"] / small["p50_ms"], 2)
-            results[f"{scenario}_rps_ratio_100k_over_10k"] = round(large["rps"] / small["rps"], 2)
-    finally:
-        service.stop()
-        with psycopg.connect(env["database_admin_url"], autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if started:
-            byte_stack.stop("test")
+    with test_stack() as env, Databases(env) as databases:
+        url = databases.create("contacts")
+        contacts = service(env, "contacts", url)
+        token = mint(Path(env["identity_private_key_file"]).read_text(), user_id="bench", org_id=ORG,
+                     roles=["admin"], ttl_seconds=3600)
+        try:
+            contacts.start()
+            for size in (10_000, 100_000):
+                seed(plain_dsn(url), results.get("seeded", 0), size)
+                results["seeded"] = size
+                for scenario, params in SCENARIOS.items():
+                    results[f"{scenario}@{size}"] = await measure(contacts.url, token, params, args.requests,
+                                                                  args.concurrency)
+        finally:
+            contacts.stop()
+    for scenario in SCENARIOS:
+        small, large = results[f"{scenario}@10000"], results[f"{scenario}@100000"]
+        results[f"{scenario}_p50_ratio_100k_over_10k"] = round(large["p50_ms"] / small["p50_ms"], 2)
+        results[f"{scenario}_rps_ratio_100k_over_10k"] = round(large["rps"] / small["rps"], 2)
     return results
 
 

@@ -15,17 +15,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import psycopg
-import sqlalchemy as sa
 from byte_platform.identity import HEADER, mint
 from byte_testing.plugin import ClerkIssuer
-from byte_testing.processes import ServiceProcess, migrate
+from harness import Databases, load, plain_dsn, service, summarize, test_stack
 
 ORG = "org_bench"
 
@@ -45,92 +42,50 @@ def seed(dsn: str, count: int) -> None:
         conn.execute("ANALYZE contacts")
 
 
-async def measure(client: httpx.AsyncClient, url: str, headers: dict, requests: int, concurrency: int) -> list[float]:
-    latencies: list[float] = []
-    counter = iter(range(requests))
-
-    async def worker() -> None:
-        for _ in counter:
-            t0 = time.perf_counter()
-            r = await client.get(f"{url}/v1/contacts", params={"limit": 50}, headers=headers)
-            latencies.append(time.perf_counter() - t0)
-            r.raise_for_status()
-
-    started = time.perf_counter()
-    await asyncio.gather(*[worker() for _ in range(concurrency)])
-    latencies.append(-(time.perf_counter() - started))  # elapsed, marked negative
-    return latencies
-
-
-def summary(samples: list[list[float]]) -> dict:
-    latencies = sorted(x for s in samples for x in s if x >= 0)
-    elapsed = sum(-x for s in samples for x in s if x < 0)
-    return {
-        "requests": len(latencies),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
-        "rps": round(len(latencies) / elapsed, 1),
-    }
+def combined(rounds: list[tuple[list[float], float]]) -> dict:
+    return summarize([x for latencies, _ in rounds for x in latencies], sum(elapsed for _, elapsed in rounds))
 
 
 async def run(args: argparse.Namespace) -> dict:
-    import byte_stack
-
-    env, started = byte_stack.ensure_infra("test")
-    admin_url = env["database_admin_url"]
-    names: list[str] = []
-
-    def database(service: str) -> str:
-        name = f"{service}_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}" OWNER {service}')
-        names.append(name)
-        url = env["services"][service]["database_url"].rsplit("/", 1)[0] + "/" + name
-        migrate(service, url)
-        return url
-
-    issuer = ClerkIssuer()
-    common = {"KAFKA_BOOTSTRAP_SERVERS": env["kafka_bootstrap_servers"],
-              "IDENTITY_PUBLIC_KEY_FILE": env["identity_public_key_file"], "LOG_LEVEL": "WARNING"}
-    contacts_url = database("contacts")
-    contacts = ServiceProcess("contacts", {**common, "DATABASE_URL": contacts_url}, Path(env["logs_dir"]))
-    gateway = ServiceProcess("gateway", {
-        **common, "DATABASE_URL": database("gateway"),
-        "IDENTITY_PRIVATE_KEY_FILE": env["identity_private_key_file"],
-        "CLERK_JWT_KEY": issuer.public_pem, "CLERK_ISSUER": issuer.issuer,
-        "RATE_LIMIT_PER_USER": "1000000/minute", "RATE_LIMIT_PER_ORG": "1000000/minute",
-    }, Path(env["logs_dir"]))
     results: dict = {"requests_per_round": args.requests, "concurrency": args.concurrency, "rounds": args.rounds,
                      "seeded_contacts": 1000, "page_size": 50}
-    try:
-        contacts.start()
-        gateway.env["SERVICE_URLS_JSON"] = json.dumps({"contacts": contacts.url})
-        gateway.start()
-        seed(sa.make_url(contacts_url).set(drivername="postgresql").render_as_string(hide_password=False), 1000)
-        direct_headers = {HEADER: mint(Path(env["identity_private_key_file"]).read_text(), user_id="bench",
-                                       org_id=ORG, roles=["admin"], ttl_seconds=3600)}
-        gateway_headers = {"Authorization": f"Bearer {issuer.token(ORG, 'bench', 'admin', exp=int(time.time()) + 3600)}"}
-        samples: dict[str, list[list[float]]] = {"direct": [], "gateway": []}
-        async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=args.concurrency * 2)) as client:
-            for url, headers in ((contacts.url, direct_headers), (gateway.url, gateway_headers)):  # warm-up
-                await measure(client, url, headers, 200, args.concurrency)
-            for _ in range(args.rounds):
-                samples["direct"].append(await measure(client, contacts.url, direct_headers, args.requests, args.concurrency))
-                samples["gateway"].append(await measure(client, gateway.url, gateway_headers, args.requests, args.concurrency))
-        direct, through = summary(samples["direct"]), summary(samples["gateway"])
-        results["direct"] = direct
-        results["gateway"] = through
-        results["p50_added_ms"] = round(through["p50_ms"] - direct["p50_ms"], 2)
-        results["p99_added_ms"] = round(through["p99_ms"] - direct["p99_ms"], 2)
-        results["throughput_ratio_gateway_over_direct"] = round(through["rps"] / direct["rps"], 2)
-    finally:
-        gateway.stop()
-        contacts.stop()
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            for name in names:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if started:
-            byte_stack.stop("test")
+    issuer = ClerkIssuer()
+    with test_stack() as env, Databases(env) as databases:
+        contacts_url = databases.create("contacts")
+        contacts = service(env, "contacts", contacts_url)
+        gateway = service(
+            env, "gateway", databases.create("gateway"),
+            identity_private_key_file=env["identity_private_key_file"],
+            clerk_jwt_key=issuer.public_pem, clerk_issuer=issuer.issuer,
+            rate_limit_per_user="1000000/minute", rate_limit_per_org="1000000/minute",
+        )
+        try:
+            contacts.start()
+            gateway.env["SERVICE_URLS_JSON"] = json.dumps({"contacts": contacts.url})
+            gateway.start()
+            seed(plain_dsn(contacts_url), 1000)
+            direct_headers = {HEADER: mint(Path(env["identity_private_key_file"]).read_text(), user_id="bench",
+                                           org_id=ORG, roles=["admin"], ttl_seconds=3600)}
+            gateway_headers = {"Authorization": f"Bearer {issuer.token(ORG, 'bench', 'admin', exp=int(time.time()) + 3600)}"}
+            paths = {"direct": (contacts.url, direct_headers), "gateway": (gateway.url, gateway_headers)}
+            rounds: dict[str, list[tuple[list[float], float]]] = {"direct": [], "gateway": []}
+            page = [{"limit": 50}]
+            async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=args.concurrency * 2)) as client:
+                for url, headers in paths.values():  # warm-up
+                    await load(client, f"{url}/v1/contacts", page, 200, args.concurrency, headers)
+                for _ in range(args.rounds):  # alternating, so machine noise hits both alike
+                    for name, (url, headers) in paths.items():
+                        rounds[name].append(
+                            await load(client, f"{url}/v1/contacts", page, args.requests, args.concurrency, headers))
+        finally:
+            gateway.stop()
+            contacts.stop()
+    direct, through = combined(rounds["direct"]), combined(rounds["gateway"])
+    results["direct"] = direct
+    results["gateway"] = through
+    results["p50_added_ms"] = round(through["p50_ms"] - direct["p50_ms"], 2)
+    results["p99_added_ms"] = round(through["p99_ms"] - direct["p99_ms"], 2)
+    results["throughput_ratio_gateway_over_direct"] = round(through["rps"] / direct["rps"], 2)
     return results
 
 

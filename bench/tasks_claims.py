@@ -23,22 +23,15 @@ import asyncio
 import json
 import statistics
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import psycopg
-import sqlalchemy as sa
 from byte_platform.identity import HEADER, mint
-from byte_testing.processes import ServiceProcess, migrate
+from harness import Databases, load, percentile_ms, plain_dsn, service, summarize, test_stack
 
 ORG = "org_bench_tasks"
 ME = "user_bench"
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return round(values[max(0, int(len(values) * p) - 1)] * 1000, 2)
 
 
 def seed(dsn: str, start: int, stop: int) -> None:
@@ -95,74 +88,45 @@ async def claim_race(url: str, private_key: str, rounds: int, claimers: int) -> 
             assert codes.count(200) == 1 and codes.count(409) == claimers - 1, sorted(codes)
     return {
         "rounds": rounds, "claimers": claimers, "exactly_one_winner_every_round": True,
-        "claim_p50_ms": pct(claims, 0.5), "claim_p99_ms": pct(claims, 0.99),
-        "get_p50_ms": pct(gets, 0.5), "get_p99_ms": pct(gets, 0.99),
+        "claim_p50_ms": percentile_ms(claims, 0.5), "claim_p99_ms": percentile_ms(claims, 0.99),
+        "get_p50_ms": percentile_ms(gets, 0.5), "get_p99_ms": percentile_ms(gets, 0.99),
         "claim_over_get_p50_ratio": round(statistics.median(claims) / statistics.median(gets), 2),
     }
 
 
 async def my_tasks(url: str, token: str, requests: int, concurrency: int) -> dict:
-    latencies: list[float] = []
-    counter = iter(range(requests))
     async with httpx.AsyncClient(base_url=url, headers={HEADER: token}, timeout=30,
                                  limits=httpx.Limits(max_connections=concurrency)) as client:
         first = await client.get("/v1/tasks", params={"assignee": "me", "limit": 50})
         first.raise_for_status()
         assert len(first.json()["items"]) == 50
-        cursors = [None, first.json()["next_cursor"]]
-
-        async def worker() -> None:
-            for i in counter:
-                params = {"assignee": "me", "limit": 50}
-                if cursors[i % 2]:
-                    params["cursor"] = cursors[i % 2]
-                t0 = time.perf_counter()
-                r = await client.get("/v1/tasks", params=params)
-                latencies.append(time.perf_counter() - t0)
-                r.raise_for_status()
-
-        started = time.perf_counter()
-        await asyncio.gather(*[worker() for _ in range(concurrency)])
-        elapsed = time.perf_counter() - started
-    return {"p50_ms": pct(latencies, 0.5), "p99_ms": pct(latencies, 0.99), "rps": round(len(latencies) / elapsed, 1)}
+        pages = [{"assignee": "me", "limit": 50}, {"assignee": "me", "limit": 50, "cursor": first.json()["next_cursor"]}]
+        latencies, elapsed = await load(client, "/v1/tasks", pages, requests, concurrency)
+    summary = summarize(latencies, elapsed)
+    del summary["requests"]
+    return summary
 
 
 async def run(args: argparse.Namespace) -> dict:
-    import byte_stack
-
-    env, started = byte_stack.ensure_infra("test")
-    base = env["services"]["tasks"]["database_url"]
-    name = f"tasks_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(env["database_admin_url"], autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}" OWNER tasks')
-    url = base.rsplit("/", 1)[0] + "/" + name
-    dsn = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    migrate("tasks", url)
-    service = ServiceProcess("tasks", {
-        "DATABASE_URL": url, "KAFKA_BOOTSTRAP_SERVERS": env["kafka_bootstrap_servers"],
-        "IDENTITY_PUBLIC_KEY_FILE": env["identity_public_key_file"], "LOG_LEVEL": "WARNING",
-        "CONSUMERS_ENABLED": "false",
-    }, Path(env["logs_dir"]))
-    private_key = Path(env["identity_private_key_file"]).read_text()
-    token = mint(private_key, user_id=ME, org_id=ORG, roles=["user"], ttl_seconds=3600)
     results: dict = {"requests": args.requests, "concurrency": args.concurrency}
-    try:
-        service.start()
-        results["claim_race"] = await claim_race(service.url, private_key, args.rounds, args.claimers)
-        seeded = 0
-        for size in (10_000, 100_000):
-            seed(dsn, seeded, size)
-            seeded = size
-            results[f"my_tasks@{size}"] = await my_tasks(service.url, token, args.requests, args.concurrency)
-        small, large = results["my_tasks@10000"], results["my_tasks@100000"]
-        results["my_tasks_p50_ratio_100k_over_10k"] = round(large["p50_ms"] / small["p50_ms"], 2)
-        results["my_tasks_rps_ratio_100k_over_10k"] = round(large["rps"] / small["rps"], 2)
-    finally:
-        service.stop()
-        with psycopg.connect(env["database_admin_url"], autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if started:
-            byte_stack.stop("test")
+    with test_stack() as env, Databases(env) as databases:
+        url = databases.create("tasks")
+        tasks = service(env, "tasks", url, consumers_enabled="false")
+        private_key = Path(env["identity_private_key_file"]).read_text()
+        token = mint(private_key, user_id=ME, org_id=ORG, roles=["user"], ttl_seconds=3600)
+        try:
+            tasks.start()
+            results["claim_race"] = await claim_race(tasks.url, private_key, args.rounds, args.claimers)
+            seeded = 0
+            for size in (10_000, 100_000):
+                seed(plain_dsn(url), seeded, size)
+                seeded = size
+                results[f"my_tasks@{size}"] = await my_tasks(tasks.url, token, args.requests, args.concurrency)
+        finally:
+            tasks.stop()
+    small, large = results["my_tasks@10000"], results["my_tasks@100000"]
+    results["my_tasks_p50_ratio_100k_over_10k"] = round(large["p50_ms"] / small["p50_ms"], 2)
+    results["my_tasks_rps_ratio_100k_over_10k"] = round(large["rps"] / small["rps"], 2)
     return results
 
 

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 
 import pytest
 from byte_contracts import Envelope, new_event, topic_for
-from byte_contracts.contacts import ContactDeleted, ContactCreated
+from byte_contracts.contacts import ContactDeleted
 
 
 def test_new_event_round_trips_through_bytes():

@@ -8,7 +8,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+import sqlalchemy as sa
 
 from byte_platform.http import Problem
 
@@ -34,3 +40,59 @@ def decode_cursor(cursor: str, sort: str, arity: int) -> list[Any]:
     if data.get("s") != sort:
         raise BadCursor(f"cursor was issued for sort {data.get('s')!r}, not {sort!r}")
     return data["v"]
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """A keyset walk over `(key, id)`, the shape of every list index: `(org_id, key, id)`.
+
+    `parse` turns a cursor's JSON value back into the key's Python type (raising ValueError or
+    TypeError on anything else); `dump` does the reverse for the next cursor.
+    """
+
+    key: sa.ColumnElement
+    id: sa.ColumnElement
+    descending: bool
+    sort_param: str
+    parse: Callable[[Any], Any] = lambda v: v
+    dump: Callable[[Any], Any] = lambda v: v
+
+    def ordered(self, stmt: sa.Select) -> sa.Select:
+        if self.descending:
+            return stmt.order_by(self.key.desc(), self.id.desc())
+        return stmt.order_by(self.key.asc(), self.id.asc())
+
+    def page(self, stmt: sa.Select, cursor: str | None, limit: int) -> sa.Select:
+        """`stmt` (which selects the rows) narrowed to the page after `cursor`, plus one row to
+        tell whether another page follows."""
+        stmt = stmt.add_columns(self.key.label("sort_key"))
+        if cursor:
+            raw_value, raw_id = decode_cursor(cursor, self.sort_param, 2)
+            try:
+                value, last_id = self.parse(raw_value), uuid.UUID(str(raw_id))
+            except (TypeError, ValueError, OverflowError):
+                raise BadCursor("cursor is not one this API issued") from None
+            after = sa.tuple_(self.key, self.id)
+            bound = sa.tuple_(sa.literal(value, type_=self.key.type), sa.literal(last_id, type_=self.id.type))
+            stmt = stmt.where(after < bound if self.descending else after > bound)
+        return self.ordered(stmt).limit(limit + 1)
+
+    def split(self, rows: Sequence[Any], limit: int) -> tuple[Sequence[Any], str | None]:
+        """The page's rows and the cursor of the next page (None on the last one)."""
+        if len(rows) <= limit:
+            return rows, None
+        rows = rows[:limit]
+        last = rows[-1]
+        return rows, encode_cursor(self.sort_param, [self.dump(last.sort_key), str(last.id)])
+
+
+def parse_time(value: Any) -> datetime:
+    """A cursor's timestamp: ISO 8601 with a zone, as `dump_time` wrote it."""
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("naive time")
+    return parsed
+
+
+def dump_time(value: datetime) -> str:
+    return value.isoformat()

@@ -16,7 +16,7 @@ from byte_contracts.enums import ContactStatus
 from byte_platform.db import Database
 from byte_platform.http import NotFound
 from byte_platform.identity import Identity
-from byte_platform.pagination import BadCursor, decode_cursor, encode_cursor
+from byte_platform.pagination import Keyset, dump_time, parse_time
 
 from byte_contacts.domain import Sort
 from byte_contacts.handlers import PUBLIC_COLUMNS
@@ -55,19 +55,17 @@ class ContactFilter:
             clauses.append(contacts.c.tags.contains([self.tag]))
         return clauses
 
-    def ordered(self, stmt: sa.Select) -> sa.Select:
-        key = SORT_KEYS[self.sort]
-        if self.descending:
-            return stmt.order_by(key.desc(), contacts.c.id.desc())
-        return stmt.order_by(key.asc(), contacts.c.id.asc())
+    @property
+    def keyset(self) -> Keyset:
+        if self.sort in TIME_SORTS:
+            return Keyset(SORT_KEYS[self.sort], contacts.c.id, self.descending, self.sort_param, parse_time, dump_time)
+        return Keyset(SORT_KEYS[self.sort], contacts.c.id, self.descending, self.sort_param, _text)
 
 
-def _cursor_values(f: ContactFilter, raw: list[Any]) -> tuple[Any, uuid.UUID]:
-    try:
-        value = datetime.fromisoformat(raw[0]) if f.sort in TIME_SORTS else str(raw[0])
-        return value, uuid.UUID(str(raw[1]))
-    except (TypeError, ValueError):
-        raise BadCursor("cursor is not one this API issued") from None
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("not text")
+    return value
 
 
 @dataclass
@@ -88,23 +86,10 @@ class ContactQueries:
     async def page(
         self, who: Identity, f: ContactFilter, limit: int, cursor: str | None
     ) -> tuple[list[ContactPublic], str | None]:
-        key = SORT_KEYS[f.sort]
-        stmt = sa.select(*PUBLIC_COLUMNS, key.label("sort_key")).where(*f.where(who.org_id))
-        if cursor:
-            value, last_id = _cursor_values(f, decode_cursor(cursor, f.sort_param, 2))
-            after = sa.tuple_(key, contacts.c.id)
-            bound = sa.tuple_(sa.literal(value, type_=key.type), sa.literal(last_id, type_=contacts.c.id.type))
-            stmt = stmt.where(after < bound if f.descending else after > bound)
-        stmt = f.ordered(stmt).limit(limit + 1)
+        keyset = f.keyset
+        stmt = keyset.page(sa.select(*PUBLIC_COLUMNS).where(*f.where(who.org_id)), cursor, limit)
         async with self.db.scoped(who.org_id) as session:
-            rows = (await session.execute(stmt)).all()
-        more = len(rows) > limit
-        rows = rows[:limit]
-        next_cursor = None
-        if more:
-            last = rows[-1]
-            sort_value = last.sort_key.isoformat() if f.sort in TIME_SORTS else last.sort_key
-            next_cursor = encode_cursor(f.sort_param, [sort_value, str(last.id)])
+            rows, next_cursor = keyset.split((await session.execute(stmt)).all(), limit)
         return [ContactPublic.model_validate(dict(r._mapping)) for r in rows], next_cursor
 
     async def export_csv(self, who: Identity, f: ContactFilter) -> AsyncIterator[str]:
@@ -113,7 +98,7 @@ class ContactQueries:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(columns)
-        stmt = f.ordered(sa.select(*PUBLIC_COLUMNS).where(*f.where(who.org_id)))
+        stmt = f.keyset.ordered(sa.select(*PUBLIC_COLUMNS).where(*f.where(who.org_id)))
         async with self.db.scoped(who.org_id) as session:
             result = await session.stream(stmt.execution_options(yield_per=500))
             async for partition in result.partitions():

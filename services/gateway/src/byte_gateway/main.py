@@ -3,20 +3,15 @@ outbox relay -> app."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import httpx
 from byte_contracts import topics
-from byte_platform.broker import ensure_topics, make_broker
-from byte_platform.db import Database
 from byte_platform.http import (
     CorrelationMiddleware,
     install_health,
     install_problem_handlers,
     problem_response,
 )
-from byte_platform.outbox import Outbox, OutboxRelay
+from byte_platform.runtime import ServiceRuntime
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -96,10 +91,8 @@ def install_gateway_errors(app: FastAPI) -> None:
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
-    db = Database(settings.database_url, pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow)
-    broker = make_broker(settings.kafka_bootstrap_servers, client_id=settings.service_name)
-    relay = OutboxRelay(db, outbox, broker, settings.database_url,
-                        batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds)
+    runtime = ServiceRuntime(settings, outbox, [topics.IDENTITY])
+    db = runtime.db
     proxy = Proxy(
         settings.service_urls_json,
         connect_timeout=settings.upstream_connect_timeout_seconds,
@@ -124,27 +117,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         if settings.rate_limit_enabled else None
     )
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.kafka_create_topics:
-            await ensure_topics(settings.kafka_bootstrap_servers, [topics.IDENTITY, topics.dead_letter(topics.IDENTITY)])
-        await broker.start()
-        await proxy.start()
-        if settings.outbox_relay_enabled:
-            await relay.start()
-        yield
-        await relay.stop()
-        await broker.stop()
-        await proxy.close()
-        await side_client.aclose()
-        await db.dispose()
-
-    async def broker_ready() -> None:
-        if not await broker.ping(timeout=2):
-            raise ConnectionError("Kafka did not answer")
+    runtime.on_start.append(proxy.start)
+    runtime.on_stop += [proxy.close, side_client.aclose]
 
     # docs and schema are served by api.py: one document merged from every service
-    app = FastAPI(title="BYTE API", version="0.1.0", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(title="BYTE API", version="0.1.0", lifespan=runtime.lifespan(), openapi_url=None, docs_url=None, redoc_url=None)
     app.add_middleware(CorrelationMiddleware)
     install_problem_handlers(app)
     install_gateway_errors(app)
@@ -156,13 +133,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.proxy = proxy
     app.state.user_queries = UserQueries(db)
-    app.state.webhook_handlers = WebhookHandlers(db, Outbox(outbox))
+    app.state.webhook_handlers = WebhookHandlers(db, runtime.outbox)
     secret = settings.webhook_secret()
     app.state.clerk_webhook = Webhook(secret) if secret else None
     app.state.openapi = MergedOpenApi(app.openapi, side_client, settings.service_urls_json,
                                       ttl_seconds=settings.openapi_cache_seconds)
     app.include_router(api.router)
-    checks = {"database": db.ping, "broker": broker_ready}
+    checks = runtime.health_checks()
     if limits is not None and not settings.rate_limit_storage_uri.removeprefix("async+").startswith("memory"):
         checks["rate_limit_storage"] = limits.ping
     install_health(app, checks)

@@ -13,7 +13,7 @@ from byte_contracts.tasks import TaskSnapshot
 from byte_platform.db import Database
 from byte_platform.http import NotFound
 from byte_platform.identity import Identity
-from byte_platform.pagination import BadCursor, decode_cursor, encode_cursor
+from byte_platform.pagination import Keyset, dump_time, parse_time
 
 from byte_tasks.domain import Sort
 from byte_tasks.handlers import PUBLIC_COLUMNS, snapshot
@@ -86,26 +86,17 @@ class TaskFilter:
                         t.assigned_role.in_(sorted(self.available_for)) if self.available_for else sa.false()]
         return clauses
 
-    def ordered(self, stmt: sa.Select) -> sa.Select:
-        key = SORT_KEYS[self.sort]
-        if self.descending:
-            return stmt.order_by(key.desc(), tasks.c.id.desc())
-        return stmt.order_by(key.asc(), tasks.c.id.asc())
+    @property
+    def keyset(self) -> Keyset:
+        if self.sort in TIME_SORTS:
+            return Keyset(SORT_KEYS[self.sort], tasks.c.id, self.descending, self.sort_param, parse_time, dump_time)
+        return Keyset(SORT_KEYS[self.sort], tasks.c.id, self.descending, self.sort_param, _number)
 
 
-def _cursor_values(f: TaskFilter, raw: list[Any]) -> tuple[Any, uuid.UUID]:
-    try:
-        if f.sort in TIME_SORTS:
-            value: Any = datetime.fromisoformat(raw[0])
-            if value.tzinfo is None:
-                raise ValueError("naive time")
-        else:
-            if isinstance(raw[0], bool) or not isinstance(raw[0], int | float):
-                raise ValueError("not a number")
-            value = float(raw[0])
-        return value, uuid.UUID(str(raw[1]))
-    except (TypeError, ValueError, OverflowError):
-        raise BadCursor("cursor is not one this API issued") from None
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("not a number")
+    return float(value)
 
 
 @dataclass
@@ -124,21 +115,8 @@ class TaskQueries:
         return snapshot(row)
 
     async def page(self, who: Identity, f: TaskFilter, limit: int, cursor: str | None) -> tuple[list[TaskSnapshot], str | None]:
-        key = SORT_KEYS[f.sort]
-        stmt = sa.select(*PUBLIC_COLUMNS, key.label("sort_key")).where(*f.where(who.org_id))
-        if cursor:
-            value, last_id = _cursor_values(f, decode_cursor(cursor, f.sort_param, 2))
-            after = sa.tuple_(key, tasks.c.id)
-            bound = sa.tuple_(sa.literal(value, type_=key.type), sa.literal(last_id, type_=tasks.c.id.type))
-            stmt = stmt.where(after < bound if f.descending else after > bound)
-        stmt = f.ordered(stmt).limit(limit + 1)
+        keyset = f.keyset
+        stmt = keyset.page(sa.select(*PUBLIC_COLUMNS).where(*f.where(who.org_id)), cursor, limit)
         async with self.db.scoped(who.org_id) as session:
-            rows = (await session.execute(stmt)).all()
-        more = len(rows) > limit
-        rows = rows[:limit]
-        next_cursor = None
-        if more:
-            last = rows[-1]
-            sort_value = last.sort_key.isoformat() if f.sort in TIME_SORTS else last.sort_key
-            next_cursor = encode_cursor(f.sort_param, [sort_value, str(last.id)])
+            rows, next_cursor = keyset.split((await session.execute(stmt)).all(), limit)
         return [snapshot(r) for r in rows], next_cursor
