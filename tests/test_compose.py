@@ -128,11 +128,12 @@ def test_service_is_in_compose(service_dir: Path, compose: dict[str, Any]) -> No
     assert svc.get("healthcheck"), f"{name}: no healthcheck"
 
 
-@pytest.mark.parametrize("service_dir", SERVICE_DIRS, ids=SERVICE_IDS)
+MIGRATED_DIRS = [d for d in SERVICE_DIRS if (d / "alembic.ini").is_file()]
+
+
+@pytest.mark.parametrize("service_dir", MIGRATED_DIRS, ids=[d.name for d in MIGRATED_DIRS])
 def test_service_with_migrations_has_a_migrate_step(service_dir: Path, compose: dict[str, Any]) -> None:
     name = service_dir.name
-    if not (service_dir / "alembic.ini").is_file():
-        pytest.skip(f"services/{name} has no alembic.ini")
     services = compose["services"]
     migrate = services.get(f"{name}-migrate")
     assert migrate is not None, f"services/{name} has alembic.ini but compose.yaml has no {name}-migrate"

@@ -1,7 +1,6 @@
 """The `test` profile's infrastructure really answers, and the service-launch path works.
 
 Starts the infrastructure unless it already runs (then it is reused and left running).
-Set BYTE_STACK_SKIP_LIVE=1 to skip (e.g. on a machine without Java/Maven).
 """
 
 from __future__ import annotations
@@ -23,8 +22,6 @@ import psycopg
 import pytest
 from byte_stack import procs, services, temporal
 from byte_stack.profiles import get_profile, state_dir
-
-pytestmark = pytest.mark.skipif(bool(os.environ.get("BYTE_STACK_SKIP_LIVE")), reason="BYTE_STACK_SKIP_LIVE set")
 
 PROFILE = "test"
 
