@@ -9,7 +9,7 @@ from byte_contracts.contacts import ContactDeleted
 from byte_platform.broker import ensure_topics, make_broker
 from byte_platform.consumers import subscribe
 from byte_platform.db import Database
-from byte_platform.inbox import Inbox, inbox_table
+from byte_platform.inbox import Inbox, inbox_table, prune
 
 from byte_testing.events import EventTap
 
@@ -90,3 +90,25 @@ async def test_redelivered_events_change_nothing_and_poison_is_dead_lettered(sta
         finally:
             await broker.stop()
             await db.dispose()
+
+
+async def test_inbox_forgets_only_ids_older_than_the_retention(fresh_database):
+    from datetime import UTC, datetime, timedelta
+
+    db = Database(fresh_database("contacts"), pool_size=1, max_overflow=0)
+    table = inbox_table(sa.MetaData())
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(table.metadata.create_all)
+        old, recent = uuid.uuid4(), uuid.uuid4()
+        async with db.unscoped() as session:
+            await session.execute(sa.insert(table), [
+                {"consumer": "c", "event_id": old, "processed_at": datetime.now(UTC) - timedelta(days=31)},
+                {"consumer": "c", "event_id": recent, "processed_at": datetime.now(UTC) - timedelta(days=29)},
+            ])
+        async with db.unscoped() as session:
+            assert await prune(session, table, timedelta(days=30)) == 1
+        async with db.unscoped() as session:
+            assert (await session.execute(sa.select(table.c.event_id))).scalars().all() == [recent]
+    finally:
+        await db.dispose()

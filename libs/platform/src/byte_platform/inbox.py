@@ -7,6 +7,8 @@ sent after a crash), and the handler returns without doing anything.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 from byte_contracts import Envelope
 from sqlalchemy.dialects.postgresql import UUID, insert
@@ -36,3 +38,10 @@ class Inbox:
             .returning(self.table.c.event_id)
         )
         return inserted is not None
+
+
+async def prune(session: AsyncSession, table: sa.Table, older_than: timedelta) -> int:
+    """Forgets ids processed longer ago than any redelivery can come (Kafka keeps messages for
+    days, not months), so the table stays small."""
+    result = await session.execute(sa.delete(table).where(table.c.processed_at < sa.func.now() - older_than))
+    return result.rowcount or 0

@@ -36,6 +36,9 @@ class ServiceSettings(BaseSettings):
     outbox_poll_seconds: float = 1.0
     outbox_batch_size: int = 200
 
+    inbox_retention_days: int = 30
+    inbox_prune_every_seconds: float = 600.0
+
     shutdown_grace_seconds: float = 20.0
 
     @model_validator(mode="after")

@@ -21,7 +21,7 @@ TOPICS = [topics.TASKS, topics.WORKFLOW, topics.IDENTITY]
 
 def create_app(settings: TasksSettings | None = None) -> FastAPI:
     settings = settings or TasksSettings()
-    runtime = ServiceRuntime(settings, outbox, TOPICS)
+    runtime = ServiceRuntime(settings, outbox, TOPICS, inbox_table=inbox)
     db = runtime.db
     handlers = TaskHandlers(db, runtime.outbox, Inbox(inbox, consumers.WORKFLOW_CONSUMER),
                             Inbox(inbox, consumers.IDENTITY_CONSUMER))
