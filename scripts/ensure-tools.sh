@@ -2,8 +2,9 @@
 # Installs what `make test` needs beyond Python, Java and Maven, when it is missing:
 #   - uv              (pip install --user uv)
 #   - docker-compose  (Debian's 1.29 package; tests/test_compose.py runs `docker-compose config`)
-# Idempotent and non-interactive: tools already present are left alone. Installing
-# docker-compose needs root (apt-get); otherwise the script says what to run and fails.
+#   - redis-server    (Debian's package; the gateway's shared rate-limit storage is tested on it)
+# Idempotent and non-interactive: tools already present are left alone. Installing a Debian
+# package needs root (apt-get); otherwise the script says what to run and fails.
 set -euo pipefail
 
 log() { printf 'ensure-tools: %s\n' "$*"; }
@@ -40,24 +41,31 @@ ensure_uv() {
     die "pip reported success but no uv executable was found; try: python3 -m uv --version"
 }
 
-# --------------------------------------------------------------------------------- docker-compose
-ensure_docker_compose() {
-    if command -v docker-compose >/dev/null 2>&1; then
-        log "docker-compose: present ($(docker-compose version --short 2>/dev/null || echo 'version unknown'))"
+# ------------------------------------------------------------------------- Debian-packaged tools
+APT_UPDATED=""
+# ensure_apt_tool COMMAND PACKAGE: installs Debian's PACKAGE when COMMAND is not on PATH.
+ensure_apt_tool() {
+    local cmd=$1 pkg=$2
+    if command -v "$cmd" >/dev/null 2>&1; then
+        log "$cmd: present"
         return
     fi
-    command -v apt-get >/dev/null 2>&1 \
-        || die "docker-compose is missing and apt-get is not available; install docker-compose 1.29 yourself"
+    command -v apt-get >/dev/null 2>&1 || die "$cmd is missing and apt-get is not available; install Debian's $pkg yourself"
     if [[ "$(id -u)" -ne 0 ]]; then
-        die "docker-compose is missing; as root run: apt-get update -qq && apt-get install -y -qq docker-compose"
+        die "$cmd is missing; as root run: apt-get update -qq && apt-get install -y -qq --no-install-recommends $pkg"
     fi
-    log "docker-compose: missing; running: apt-get update -qq && apt-get install -y -qq --no-install-recommends docker-compose"
+    log "$cmd: missing; installing Debian's $pkg"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
-    command -v docker-compose >/dev/null 2>&1 || die "apt-get installed docker-compose but it is not on PATH"
-    log "docker-compose: installed ($(docker-compose version --short 2>/dev/null || echo 'version unknown'))"
+    if [[ -z "$APT_UPDATED" ]]; then
+        apt-get update -qq
+        APT_UPDATED=1
+    fi
+    # --no-install-recommends: docker-compose would otherwise pull in a whole Docker engine
+    apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null
+    command -v "$cmd" >/dev/null 2>&1 || die "apt-get installed $pkg but $cmd is not on PATH"
+    log "$cmd: installed"
 }
 
 ensure_uv
-ensure_docker_compose
+ensure_apt_tool docker-compose docker-compose   # tests/test_compose.py validates compose.yaml with it
+ensure_apt_tool redis-server redis-server       # the gateway's shared rate-limit storage is tested on it

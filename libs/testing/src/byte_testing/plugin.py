@@ -184,3 +184,38 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "stack" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.stack)
+
+
+@pytest.fixture(scope="session")
+def redis_url(logs_dir: Path) -> Iterator[str]:
+    """A real Redis (Debian's redis-server, installed by `make test`) on a free port, in memory
+    only, for the session."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    from byte_testing.processes import free_port
+
+    server = shutil.which("redis-server")
+    assert server, "redis-server is not installed: run `make test`, which installs it"
+    port = free_port()
+    log = (logs_dir / f"redis-{port}.log").open("ab")
+    proc = subprocess.Popen(
+        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    break
+        except OSError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, f"redis-server did not start; see {log.name}"
+        time.sleep(0.1)
+    yield f"redis://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
