@@ -7,11 +7,21 @@ own org filter still sees only the caller's rows; a session without an org sees 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from byte_platform.http import NotFound
 
 ORG_SETTING = "app.org_id"
 
@@ -56,3 +66,22 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def row_in_org(
+    session: AsyncSession,
+    table: sa.Table,
+    columns: Sequence[sa.ColumnElement],
+    row_id: uuid.UUID,
+    org_id: str,
+    what: str,
+    *,
+    for_update: bool = False,
+) -> Any:
+    """The row `row_id` of `org_id`, or a 404 that reads the same whether the row is missing
+    or another org's."""
+    stmt = sa.select(*columns).where(table.c.id == row_id, table.c.org_id == org_id)
+    row = (await session.execute(stmt.with_for_update() if for_update else stmt)).one_or_none()
+    if row is None:
+        raise NotFound(what)
+    return row

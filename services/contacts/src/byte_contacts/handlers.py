@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from byte_contracts import new_event
 from byte_contracts.contacts import ContactCreated, ContactDeleted, ContactSnapshot, ContactUpdated, ContactUpserted
-from byte_platform.db import Database
+from byte_platform.db import Database, row_in_org
 from byte_platform.http import Conflict, NotFound
 from byte_platform.identity import Identity
 from byte_platform.logging import correlation_id
@@ -69,15 +69,8 @@ class ContactHandlers:
     async def update(self, who: Identity, contact_id: uuid.UUID, cmd: ContactUpdate) -> ContactSnapshot:
         try:
             async with self.db.scoped(who.org_id) as session:
-                current = (
-                    await session.execute(
-                        sa.select(*PUBLIC_COLUMNS)
-                        .where(contacts.c.id == contact_id, contacts.c.org_id == who.org_id)
-                        .with_for_update()
-                    )
-                ).one_or_none()
-                if current is None:
-                    raise NotFound("contact")
+                current = await row_in_org(session, contacts, PUBLIC_COLUMNS, contact_id, who.org_id, "contact",
+                                           for_update=True)
                 changed = domain.changes(dict(current._mapping), cmd.model_dump(exclude_unset=True))
                 if not changed:
                     return snapshot(current)

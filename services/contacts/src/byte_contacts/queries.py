@@ -13,8 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from byte_contracts.enums import ContactStatus
-from byte_platform.db import Database
-from byte_platform.http import NotFound
+from byte_platform.db import Database, row_in_org
 from byte_platform.identity import Identity
 from byte_platform.pagination import Keyset, dump_time, parse_time
 
@@ -74,13 +73,7 @@ class ContactQueries:
 
     async def get(self, who: Identity, contact_id: uuid.UUID) -> ContactPublic:
         async with self.db.scoped(who.org_id) as session:
-            row = (
-                await session.execute(
-                    sa.select(*PUBLIC_COLUMNS).where(contacts.c.id == contact_id, contacts.c.org_id == who.org_id)
-                )
-            ).one_or_none()
-        if row is None:
-            raise NotFound("contact")
+            row = await row_in_org(session, contacts, PUBLIC_COLUMNS, contact_id, who.org_id, "contact")
         return ContactPublic.model_validate(dict(row._mapping))
 
     async def page(

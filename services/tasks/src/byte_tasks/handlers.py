@@ -33,7 +33,7 @@ from byte_contracts.tasks import (
     TaskUpdated,
 )
 from byte_contracts.workflow import TaskRequested
-from byte_platform.db import Database
+from byte_platform.db import Database, row_in_org
 from byte_platform.http import Conflict, NotFound
 from byte_platform.identity import Identity
 from byte_platform.inbox import Inbox
@@ -166,14 +166,7 @@ class TaskHandlers:
         )
 
     async def _locked(self, session: AsyncSession, org_id: str, task_id: uuid.UUID) -> Row:
-        row = (
-            await session.execute(
-                sa.select(*PUBLIC_COLUMNS).where(tasks.c.id == task_id, tasks.c.org_id == org_id).with_for_update()
-            )
-        ).one_or_none()
-        if row is None:
-            raise NotFound("task")
-        return row
+        return await row_in_org(session, tasks, PUBLIC_COLUMNS, task_id, org_id, "task", for_update=True)
 
     async def _is_member(self, session: AsyncSession, org_id: str, user_id: str) -> bool:
         found = await session.scalar(
@@ -311,13 +304,7 @@ class TaskHandlers:
         async with self.db.scoped(who.org_id) as session:
             row = (await session.execute(stmt)).one_or_none()
             if row is None:
-                current = (
-                    await session.execute(
-                        sa.select(*PUBLIC_COLUMNS).where(tasks.c.id == task_id, tasks.c.org_id == who.org_id)
-                    )
-                ).one_or_none()
-                if current is None:
-                    raise NotFound("task")
+                current = await row_in_org(session, tasks, PUBLIC_COLUMNS, task_id, who.org_id, "task")
                 raise domain.claim_refusal(TaskState.of(current), who)
             task = snapshot(row)
             await self._emit(session, who.org_id, who.actor, "task.claimed", task.id,

@@ -10,8 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from byte_contracts.enums import TaskPriority, TaskStatus, TaskType
 from byte_contracts.tasks import TaskSnapshot
-from byte_platform.db import Database
-from byte_platform.http import NotFound
+from byte_platform.db import Database, row_in_org
 from byte_platform.identity import Identity
 from byte_platform.pagination import Keyset, dump_time, parse_time
 
@@ -105,14 +104,7 @@ class TaskQueries:
 
     async def get(self, who: Identity, task_id: uuid.UUID) -> TaskSnapshot:
         async with self.db.scoped(who.org_id) as session:
-            row = (
-                await session.execute(
-                    sa.select(*PUBLIC_COLUMNS).where(tasks.c.id == task_id, tasks.c.org_id == who.org_id)
-                )
-            ).one_or_none()
-        if row is None:
-            raise NotFound("task")
-        return snapshot(row)
+            return snapshot(await row_in_org(session, tasks, PUBLIC_COLUMNS, task_id, who.org_id, "task"))
 
     async def page(self, who: Identity, f: TaskFilter, limit: int, cursor: str | None) -> tuple[list[TaskSnapshot], str | None]:
         keyset = f.keyset
