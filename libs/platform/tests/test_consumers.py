@@ -9,7 +9,7 @@ from byte_contracts.contacts import ContactDeleted
 from byte_platform.broker import ensure_topics, make_broker
 from byte_platform.consumers import subscribe
 from byte_platform.db import Database
-from byte_platform.inbox import Inbox, inbox_table, prune
+from byte_platform.inbox import first_time, inbox_table, prune
 
 from byte_testing.events import EventTap
 
@@ -40,7 +40,6 @@ async def test_redelivered_events_change_nothing_and_poison_is_dead_lettered(sta
                        sa.Column("attempt", sa.Integer))
     async with db.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
-    inbox = Inbox(processed, "test-consumer")
     attempts: dict[uuid.UUID, int] = {}
     always_fails = event(org_id)
 
@@ -49,7 +48,7 @@ async def test_redelivered_events_change_nothing_and_poison_is_dead_lettered(sta
         if envelope.id == always_fails.id:
             raise RuntimeError("this one never works")
         async with db.unscoped() as session:
-            if not await inbox.claim(session, envelope):
+            if not await first_time(session, processed, "test-consumer", str(envelope.id)):
                 return
             await session.execute(sa.insert(effects).values(event_id=envelope.id, attempt=attempts[envelope.id]))
 
@@ -103,12 +102,12 @@ async def test_inbox_forgets_only_ids_older_than_the_retention(fresh_database):
         old, recent = uuid.uuid4(), uuid.uuid4()
         async with db.unscoped() as session:
             await session.execute(sa.insert(table), [
-                {"consumer": "c", "event_id": old, "processed_at": datetime.now(UTC) - timedelta(days=31)},
-                {"consumer": "c", "event_id": recent, "processed_at": datetime.now(UTC) - timedelta(days=29)},
+                {"consumer": "c", "message_id": str(old), "processed_at": datetime.now(UTC) - timedelta(days=31)},
+                {"consumer": "c", "message_id": str(recent), "processed_at": datetime.now(UTC) - timedelta(days=29)},
             ])
         async with db.unscoped() as session:
             assert await prune(session, table, timedelta(days=30)) == 1
         async with db.unscoped() as session:
-            assert (await session.execute(sa.select(table.c.event_id))).scalars().all() == [recent]
+            assert (await session.execute(sa.select(table.c.message_id))).scalars().all() == [str(recent)]
     finally:
         await db.dispose()

@@ -6,6 +6,7 @@ import time
 
 import jwt
 import pytest
+from byte_platform.context import Context
 from byte_platform.identity import IdentityVerifier, InvalidIdentity, generate_key_pair, mint
 
 PRIVATE, PUBLIC = generate_key_pair()
@@ -14,14 +15,15 @@ PRIVATE, PUBLIC = generate_key_pair()
 def test_a_minted_identity_verifies():
     who = IdentityVerifier(PUBLIC).verify(mint(PRIVATE, user_id="u1", org_id="org_1", roles=["admin", "reviewer"]))
     assert (who.user_id, who.org_id, who.roles) == ("u1", "org_1", frozenset({"admin", "reviewer"}))
-    assert who.is_admin and not who.is_read_only
+    ctx = Context.of_identity(who)
+    assert ctx.is_admin and not ctx.is_read_only
 
 
 @pytest.mark.parametrize("roles,admin,read_only", [(["guest"], False, True), ([], False, True),
                                                    (["user"], False, False), (["owner"], True, False)])
 def test_role_predicates(roles, admin, read_only):
-    who = IdentityVerifier(PUBLIC).verify(mint(PRIVATE, user_id="u", org_id="o", roles=roles))
-    assert (who.is_admin, who.is_read_only) == (admin, read_only)
+    ctx = Context.of_identity(IdentityVerifier(PUBLIC).verify(mint(PRIVATE, user_id="u", org_id="o", roles=roles)))
+    assert (ctx.is_admin, ctx.is_read_only) == (admin, read_only)
 
 
 def _hs256_with_public_key(claims: dict) -> str:

@@ -120,5 +120,5 @@ def test_requested_due_dates_are_relative_to_the_request():
     assert domain.requested_due_date(None, None, at) is None
     assert domain.check_requested_title("  Review  ") == "Review"
     for bad in ["", "   ", "x" * 501]:
-        with pytest.raises(ValueError):
+        with pytest.raises(domain.InvalidInput):
             domain.check_requested_title(bad)

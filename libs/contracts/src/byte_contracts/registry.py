@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from byte_contracts import contacts, identity, topics
+from byte_contracts import contacts, identity, ingest, topics
 from byte_contracts import tasks as task_events
 from byte_contracts import workflow
 
@@ -41,6 +41,7 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("task.completed", topics.TASKS, task_events.TaskCompleted),
         EventSpec("task.deleted", topics.TASKS, task_events.TaskDeleted),
         EventSpec("workflow.task_requested", topics.WORKFLOW, workflow.TaskRequested),
+        EventSpec("submission.received", topics.INGEST, ingest.SubmissionReceived),
     )
 }
 

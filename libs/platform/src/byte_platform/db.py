@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from byte_platform.http import NotFound
+from byte_contracts.errors import NotFound
 
 ORG_SETTING = "app.org_id"
 
@@ -40,6 +40,11 @@ def rls_policy_sql(table: str) -> list[str]:
     ]
 
 
+async def set_org(session: AsyncSession, org_id: str) -> None:
+    """Binds the rest of this transaction to `org_id` (what every RLS policy compares against)."""
+    await session.execute(text("SELECT set_config(:name, :org, true)"), {"name": ORG_SETTING, "org": org_id})
+
+
 class Database:
     def __init__(self, url: str, *, pool_size: int = 20, max_overflow: int = 20) -> None:
         self.engine: AsyncEngine = create_async_engine(
@@ -49,9 +54,9 @@ class Database:
 
     @asynccontextmanager
     async def scoped(self, org_id: str) -> AsyncIterator[AsyncSession]:
-        """One unit of work for one org: commits on success, rolls back on error."""
+        """One transaction for one org: commits on success, rolls back on error."""
         async with self._sessions() as session, session.begin():
-            await session.execute(text("SELECT set_config(:name, :org, true)"), {"name": ORG_SETTING, "org": org_id})
+            await set_org(session, org_id)
             yield session
 
     @asynccontextmanager
@@ -78,8 +83,8 @@ async def row_in_org(
     *,
     for_update: bool = False,
 ) -> Any:
-    """The row `row_id` of `org_id`, or a 404 that reads the same whether the row is missing
-    or another org's."""
+    """The row `row_id` of `org_id`, or NotFound, which reads the same whether the row is
+    missing or another org's."""
     stmt = sa.select(*columns).where(table.c.id == row_id, table.c.org_id == org_id)
     row = (await session.execute(stmt.with_for_update() if for_update else stmt)).one_or_none()
     if row is None:

@@ -15,8 +15,13 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from byte_platform.identity import HEADER, Identity, IdentityVerifier, InvalidIdentity
+from byte_contracts.errors import Conflict, DomainError, Forbidden, Invalid, Malformed, NotFound
+from prometheus_client import Gauge
+
+from byte_platform.context import Context
+from byte_platform.identity import HEADER, IdentityVerifier, InvalidIdentity
 from byte_platform.logging import correlation_id
+from byte_platform.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +30,8 @@ CORRELATION_HEADER = "X-Request-ID"
 
 
 class Problem(Exception):
-    """An error the caller can act on, rendered as RFC 9457 problem+json."""
+    """An error only HTTP has (no identity, too many requests), rendered as RFC 9457
+    problem+json. Refusals of a command are `byte_contracts.errors.DomainError`s instead."""
 
     def __init__(self, status: int, title: str, detail: str | None = None, **extra: Any) -> None:
         super().__init__(detail or title)
@@ -35,19 +41,21 @@ class Problem(Exception):
         self.extra = extra
 
 
-class NotFound(Problem):
-    def __init__(self, what: str) -> None:
-        super().__init__(404, "Not Found", f"{what} not found")
+# The one place a domain refusal becomes a status code.
+DOMAIN_STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    Forbidden: 403,
+    Invalid: 422,
+    Malformed: 400,
+}
 
 
-class Conflict(Problem):
-    def __init__(self, detail: str, **extra: Any) -> None:
-        super().__init__(409, "Conflict", detail, **extra)
-
-
-class Forbidden(Problem):
-    def __init__(self, detail: str) -> None:
-        super().__init__(403, "Forbidden", detail)
+def domain_status(exc: DomainError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in DOMAIN_STATUS:
+            return DOMAIN_STATUS[cls]
+    return 409
 
 
 def problem_response(status: int, title: str, detail: str | None, request: Request, **extra: Any) -> JSONResponse:
@@ -70,6 +78,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.title, exc.detail, request, **exc.extra)
+
+    @app.exception_handler(DomainError)
+    async def _refused(request: Request, exc: DomainError) -> JSONResponse:
+        extra = dict(exc.extra)
+        if exc.errors:
+            extra["errors"] = exc.errors
+        return problem_response(domain_status(exc), exc.title, exc.detail, request, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -113,36 +128,44 @@ class CorrelationMiddleware:
             correlation_id.reset(token)
 
 
-async def current_identity(request: Request) -> Identity:
-    """The caller, as the gateway vouched for them. Needs `app.state.identity_verifier`."""
+async def current_context(request: Request) -> Context:
+    """Who the request runs for, as the gateway vouched (`X-Byte-Identity`), in the request's
+    flow. Needs `app.state.identity_verifier`."""
     token = request.headers.get(HEADER)
     if not token:
         raise Problem(401, "Unauthorized", f"missing {HEADER}: requests reach services through the gateway")
     verifier: IdentityVerifier = request.app.state.identity_verifier
     try:
-        return verifier.verify(token)
+        identity = verifier.verify(token)
     except InvalidIdentity as exc:
         raise Problem(401, "Unauthorized", f"invalid identity: {exc}") from exc
+    return Context.of_identity(identity, correlation_id.get())
 
 
-CurrentIdentity = Annotated[Identity, Depends(current_identity)]
-
-
-def require_writer(identity: Identity) -> None:
-    if identity.is_read_only:
-        raise Forbidden("read-only role: this action changes data")
-
-
-def require_admin(identity: Identity) -> None:
-    if not identity.is_admin:
-        raise Forbidden("only an org admin or owner may do this")
-
+CurrentContext = Annotated[Context, Depends(current_context)]
 
 Check = Callable[[], Awaitable[None]]
 
+DEPENDENCY_UP = Gauge("byte_dependency_up", "1 when the dependency answered the last readiness check", ["dependency"])
 
-def install_health(app: FastAPI, checks: dict[str, Check]) -> None:
-    """/healthz: the process answers. /readyz: every dependency answers. /metrics: Prometheus."""
+
+async def _run_checks(checks: dict[str, Check]) -> dict[str, str]:
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            await check()
+            results[name] = "ok"
+        except Exception as exc:  # a readiness probe reports, it does not raise
+            results[name] = f"failed: {exc.__class__.__name__}: {exc}"
+        DEPENDENCY_UP.labels(name).set(1 if results[name] == "ok" else 0)
+    return results
+
+
+def install_health(app: FastAPI, runtime: Runtime, *, extra_checks: dict[str, Check] | None = None) -> None:
+    """/healthz: the process answers. /readyz: it can serve requests (its required
+    dependencies answer); a dependency it can do without for a while (the broker: the outbox
+    buffers) is reported as `degraded`, not as unready. /metrics: Prometheus."""
+    required = {**runtime.checks, **(extra_checks or {})}
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -150,15 +173,15 @@ def install_health(app: FastAPI, checks: dict[str, Check]) -> None:
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
-        results: dict[str, str] = {}
-        for name, check in checks.items():
-            try:
-                await check()
-                results[name] = "ok"
-            except Exception as exc:  # a readiness probe reports, it does not raise
-                results[name] = f"failed: {exc.__class__.__name__}: {exc}"
+        results = await _run_checks(required)
+        optional = await _run_checks(runtime.degraded_checks)
         ready = all(v == "ok" for v in results.values())
-        return JSONResponse({"status": "ok" if ready else "unavailable", "checks": results}, status_code=200 if ready else 503)
+        degraded = sorted(name for name, v in optional.items() if v != "ok")
+        status = "unavailable" if not ready else "degraded" if degraded else "ok"
+        body: dict[str, Any] = {"status": status, "checks": {**results, **optional}}
+        if degraded:
+            body["degraded"] = degraded
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     Instrumentator(excluded_handlers=["/healthz", "/readyz", "/metrics"]).instrument(app).expose(app, include_in_schema=False)
 

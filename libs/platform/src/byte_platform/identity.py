@@ -27,19 +27,6 @@ class Identity:
     org_id: str
     roles: frozenset[str] = field(default_factory=frozenset)
 
-    @property
-    def actor(self) -> str:
-        return self.user_id
-
-    @property
-    def is_admin(self) -> bool:
-        return bool(self.roles & ADMIN_ROLES)
-
-    @property
-    def is_read_only(self) -> bool:
-        """A guest, or anyone holding no role at all, may only read."""
-        return not self.roles or self.roles == {"guest"}
-
 
 class InvalidIdentity(Exception):
     pass

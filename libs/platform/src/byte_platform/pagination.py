@@ -16,12 +16,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from byte_platform.http import Problem
+from byte_contracts.errors import Malformed
 
 
-class BadCursor(Problem):
+class BadCursor(Malformed):
     def __init__(self, detail: str) -> None:
-        super().__init__(400, "Invalid cursor", detail, errors=[{"field": "cursor", "in": "query", "message": detail}])
+        super().__init__("cursor", detail, location="query")
 
 
 def encode_cursor(sort: str, values: list[Any]) -> str:

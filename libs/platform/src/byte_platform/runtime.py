@@ -1,5 +1,18 @@
-"""What every service process runs besides its routes and subscribers: the database, the
-broker, the outbox relay and the identity verifier, started and stopped in one order."""
+"""A process's runtime: the parts it needs (database, broker, outbox relay, inbox pruner,
+identity verifier, anything with a start and a stop), started in the order they were added
+and stopped in reverse, in one `AsyncExitStack`.
+
+A part that fails to start stops the parts already started before the error surfaces; a part
+that fails to stop is logged and the others still stop. The same runtime serves an HTTP
+service (`runtime.lifespan()`), a process with no HTTP (`async with runtime:`), a service with
+no tables (no `database()`).
+
+    runtime = Runtime(settings)
+    db = runtime.database()
+    broker = runtime.broker([topics.CONTACTS])
+    runtime.outbox_relay(db, broker, outbox_table)     # after the broker: it flushes before the broker stops
+    verifier = runtime.identity()
+"""
 
 from __future__ import annotations
 
@@ -7,16 +20,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
+from types import TracebackType
+from typing import Any
 
 import sqlalchemy as sa
 from byte_contracts import topics as topic_names
-from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 
 from byte_platform.broker import ensure_topics, make_broker
 from byte_platform.db import Database
-from byte_platform.http import Check
 from byte_platform.identity import IdentityVerifier
 from byte_platform.inbox import prune
 from byte_platform.outbox import Outbox, OutboxRelay
@@ -25,69 +40,144 @@ from byte_platform.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 Hook = Callable[[], Awaitable[None]]
+Check = Callable[[], Awaitable[None]]
 
 
-class ServiceRuntime:
-    def __init__(
-        self, settings: ServiceSettings, outbox_table: sa.Table, topics: list[str], inbox_table: sa.Table | None = None
-    ) -> None:
-        self.settings = settings
-        self.inbox_table = inbox_table
-        self.topics = topics
-        self.db = Database(settings.database_url, pool_size=settings.database_pool_size,
-                           max_overflow=settings.database_max_overflow)
-        self.broker = make_broker(settings.kafka_bootstrap_servers, client_id=settings.service_name)
-        self.outbox = Outbox(outbox_table)
-        self.relay = OutboxRelay(self.db, outbox_table, self.broker, settings.database_url,
-                                 batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds)
-        self.on_start: list[Hook] = []
-        self.on_stop: list[Hook] = []
+@dataclass
+class Part:
+    """Something that starts and stops with the process."""
 
-    def lifespan(self) -> Callable[[FastAPI], AsyncIterator[None]]:
-        @asynccontextmanager
-        async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-            if self.settings.kafka_create_topics:
-                await ensure_topics(self.settings.kafka_bootstrap_servers,
-                                    [*self.topics, *map(topic_names.dead_letter, self.topics)])
-            await self.broker.start()
-            for hook in self.on_start:
-                await hook()
-            if self.settings.outbox_relay_enabled:
-                await self.relay.start()
-            pruning = asyncio.create_task(self._prune_inbox()) if self.inbox_table is not None else None
+    name: str
+    start: Hook | None = None
+    stop: Hook | None = None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        if self.start is not None:
+            await self.start()
+        try:
             yield
-            if pruning is not None:
-                pruning.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pruning
-            # In-flight requests are done by now (uvicorn drains them first): publish what
-            # they wrote, then let go of the broker and the database.
-            await self.relay.stop()
-            for hook in self.on_stop:
-                await hook()
-            await self.broker.stop()
-            await self.db.dispose()
+        finally:
+            if self.stop is not None:
+                try:
+                    await self.stop()
+                except Exception:  # the other parts must still stop
+                    log.exception("stopping %s failed", self.name)
 
-        return lifespan
 
-    async def _prune_inbox(self) -> None:
-        assert self.inbox_table is not None
+class Runtime:
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self.parts: list[Part] = []
+        self.checks: dict[str, Check] = {}
+        """Readiness: what must answer for this process to serve."""
+        self.degraded_checks: dict[str, Check] = {}
+        """Reported by readiness, but a failure does not make the process unready."""
+        self._stack: AsyncExitStack | None = None
+
+    def add(self, name: str, start: Hook | None = None, stop: Hook | None = None) -> Part:
+        part = Part(name, start, stop)
+        self.parts.append(part)
+        return part
+
+    # --- the parts every service may need -------------------------------------------------
+
+    def database(self) -> Database:
+        s = self.settings
+        db = Database(s.database_url, pool_size=s.database_pool_size, max_overflow=s.database_max_overflow)
+        self.add("database", stop=db.dispose)
+        self.checks["database"] = db.ping
+        return db
+
+    def broker(self, topics: list[str]) -> KafkaBroker:
+        """The Kafka broker; `topics` are created (with their dead-letter topics) when missing.
+        Subscribers are registered on it before the runtime starts."""
+        s = self.settings
+        broker = make_broker(s.kafka_bootstrap_servers, client_id=s.service_name)
+
+        async def start() -> None:
+            if s.kafka_create_topics:
+                await ensure_topics(s.kafka_bootstrap_servers, [*topics, *map(topic_names.dead_letter, topics)])
+            await broker.start()
+
+        async def ping() -> None:
+            if not await broker.ping(timeout=2):
+                raise ConnectionError("Kafka did not answer")
+
+        self.add("broker", start, broker.stop)
+        # Writes go on through a broker outage (the outbox keeps their events), so a broker that
+        # does not answer degrades the process, it does not make it unready.
+        self.degraded_checks["broker"] = ping
+        return broker
+
+    def outbox_relay(self, db: Database, broker: KafkaBroker, table: sa.Table) -> Outbox:
+        """The outbox handlers write to, and the relay that publishes it. Add it after the
+        broker: stopping it publishes what in-flight work wrote, while the broker still runs."""
+        s = self.settings
+        outbox = Outbox(table)
+        if s.outbox_relay_enabled:
+            relay = OutboxRelay(db, table, broker, s.database_url, batch_size=s.outbox_batch_size,
+                                poll_seconds=s.outbox_poll_seconds)
+            self.add("outbox relay", relay.start, relay.stop)
+        return outbox
+
+    def inbox_pruner(self, db: Database, table: sa.Table) -> None:
         retention = timedelta(days=self.settings.inbox_retention_days)
-        while True:
-            try:
-                async with self.db.unscoped() as session:
-                    await prune(session, self.inbox_table, retention)
-            except Exception:  # housekeeping: try again next time
-                log.exception("pruning the inbox failed")
-            await asyncio.sleep(self.settings.inbox_prune_every_seconds)
+        every = self.settings.inbox_prune_every_seconds
 
-    async def broker_ready(self) -> None:
-        if not await self.broker.ping(timeout=2):
-            raise ConnectionError("Kafka did not answer")
+        async def loop() -> None:
+            while True:
+                try:
+                    async with db.unscoped() as session:
+                        await prune(session, table, retention)
+                except Exception:  # housekeeping: try again next time
+                    log.exception("pruning the inbox failed")
+                await asyncio.sleep(every)
 
-    def health_checks(self) -> dict[str, Check]:
-        return {"database": self.db.ping, "broker": self.broker_ready}
+        self.background("inbox pruner", loop)
 
-    def identity_verifier(self) -> IdentityVerifier:
+    def background(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        """A task that runs for the life of the process and is cancelled at stop."""
+        task: asyncio.Task[None] | None = None
+
+        async def start() -> None:
+            nonlocal task
+            task = asyncio.create_task(loop(), name=name)  # type: ignore[arg-type]
+
+        async def stop() -> None:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+        self.add(name, start, stop)
+
+    def identity(self) -> IdentityVerifier:
         s = self.settings
         return IdentityVerifier(s.identity_key_pem(), issuer=s.identity_issuer, audience=s.identity_audience)
+
+    # --- running ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Runtime:
+        async with AsyncExitStack() as stack:
+            for part in self.parts:
+                log.debug("starting %s", part.name)
+                await stack.enter_async_context(part.running())
+            self._stack = stack.pop_all()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+    def lifespan(self) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
+        """For FastAPI: uvicorn drains in-flight requests before the parts stop."""
+
+        @asynccontextmanager
+        async def lifespan(app: Any) -> AsyncIterator[None]:
+            async with self:
+                yield
+
+        return lifespan

@@ -32,6 +32,14 @@ class ServiceSettings(BaseSettings):
     identity_audience: str = "byte-services"
     identity_issuer: str = "byte-gateway"
 
+    # Kafka consumer groups are `<consumer_group>.<subscription>`. Every replica of one
+    # deployment shares them; a second deployment (or a test process on its own database)
+    # needs its own. Empty: the service name.
+    consumer_group: str = ""
+    consumers_enabled: bool = True
+
+    page_size_default: int = 50
+
     outbox_relay_enabled: bool = True
     outbox_poll_seconds: float = 1.0
     outbox_batch_size: int = 200
@@ -40,6 +48,12 @@ class ServiceSettings(BaseSettings):
     inbox_prune_every_seconds: float = 600.0
 
     shutdown_grace_seconds: float = 20.0
+
+    @model_validator(mode="after")
+    def _consumer_group_defaults_to_the_service(self) -> ServiceSettings:
+        if not self.consumer_group:
+            self.consumer_group = self.service_name
+        return self
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> ServiceSettings:

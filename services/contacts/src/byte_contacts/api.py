@@ -1,4 +1,5 @@
-"""HTTP routes: parse, check the caller may, call a handler or query, shape the answer."""
+"""HTTP routes: parse the request into a command (or a query), call the handler, shape the answer.
+Refusals are the handlers' `DomainError`s; the platform renders them as problem+json."""
 
 from __future__ import annotations
 
@@ -6,14 +7,16 @@ import uuid
 from typing import Annotated
 
 from byte_contracts.enums import ContactStatus
-from byte_platform.http import CurrentIdentity, require_admin, require_writer
+from byte_platform.http import CurrentContext
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from byte_contacts.commands import CreateContact, DeleteContact, UpdateContact, UpsertContact
 from byte_contacts.domain import Sort, parse_sort
 from byte_contacts.handlers import ContactHandlers
 from byte_contacts.queries import ContactFilter, ContactQueries
 from byte_contacts.schemas import (
+    PAGE_SIZE_MAX,
     ContactCreate,
     ContactPage,
     ContactPublic,
@@ -55,56 +58,53 @@ Filter = Annotated[ContactFilter, Depends(contact_filter)]
 
 @router.get("", response_model=ContactPage)
 async def list_contacts(
-    who: CurrentIdentity,
+    ctx: CurrentContext,
     queries: Queries,
     f: Filter,
     request: Request,
-    limit: Annotated[int | None, Query(ge=1, le=200)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=PAGE_SIZE_MAX)] = None,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> ContactPage:
-    items, next_cursor = await queries.page(who, f, limit or request.app.state.settings.page_size_default, cursor)
+    items, next_cursor = await queries.page(ctx, f, limit or request.app.state.settings.page_size_default, cursor)
     return ContactPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/export", response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}}}})
-async def export_contacts(who: CurrentIdentity, queries: Queries, f: Filter) -> StreamingResponse:
+async def export_contacts(ctx: CurrentContext, queries: Queries, f: Filter) -> StreamingResponse:
     return StreamingResponse(
-        queries.export_csv(who, f),
+        queries.export_csv(ctx, f),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="contacts.csv"'},
     )
 
 
 @router.post("", response_model=ContactPublic, status_code=status.HTTP_201_CREATED)
-async def create_contact(who: CurrentIdentity, handlers: Handlers, body: ContactCreate, response: Response) -> ContactPublic:
-    require_writer(who)
-    contact = await handlers.create(who, body)
+async def create_contact(ctx: CurrentContext, handlers: Handlers, body: ContactCreate, response: Response) -> ContactPublic:
+    contact = await handlers.create(ctx, CreateContact(body))
     response.headers["Location"] = f"/v1/contacts/{contact.id}"
     return ContactPublic.model_validate(contact.model_dump())
 
 
 @router.post("/upsert", response_model=ContactUpserted)
-async def upsert_contact(who: CurrentIdentity, handlers: Handlers, body: ContactUpsert, response: Response) -> ContactUpserted:
-    require_writer(who)
-    contact, created = await handlers.upsert(who, body)
+async def upsert_contact(ctx: CurrentContext, handlers: Handlers, body: ContactUpsert, response: Response) -> ContactUpserted:
+    contact, created = await handlers.upsert(ctx, UpsertContact(body))
     if created:
         response.status_code = status.HTTP_201_CREATED
     return ContactUpserted(contact=ContactPublic.model_validate(contact.model_dump()), created=created)
 
 
 @router.get("/{contact_id}", response_model=ContactPublic)
-async def get_contact(who: CurrentIdentity, queries: Queries, contact_id: uuid.UUID) -> ContactPublic:
-    return await queries.get(who, contact_id)
+async def get_contact(ctx: CurrentContext, queries: Queries, contact_id: uuid.UUID) -> ContactPublic:
+    return await queries.get(ctx, contact_id)
 
 
 @router.patch("/{contact_id}", response_model=ContactPublic)
-async def update_contact(who: CurrentIdentity, handlers: Handlers, contact_id: uuid.UUID, body: ContactUpdate) -> ContactPublic:
-    require_writer(who)
-    return ContactPublic.model_validate((await handlers.update(who, contact_id, body)).model_dump())
+async def update_contact(ctx: CurrentContext, handlers: Handlers, contact_id: uuid.UUID, body: ContactUpdate) -> ContactPublic:
+    contact = await handlers.update(ctx, UpdateContact(contact_id, body))
+    return ContactPublic.model_validate(contact.model_dump())
 
 
 @router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_contact(who: CurrentIdentity, handlers: Handlers, contact_id: uuid.UUID) -> Response:
-    require_admin(who)
-    await handlers.delete(who, contact_id)
+async def delete_contact(ctx: CurrentContext, handlers: Handlers, contact_id: uuid.UUID) -> Response:
+    await handlers.delete(ctx, DeleteContact(contact_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,5 @@
-"""Commands in, rows and events out: each handler is one unit of work (row + outbox commit together)."""
+"""Commands in, rows and events out: each handler is one unit of work (row, outbox and inbox
+commit together). Callers are api.py (HTTP) and consumers.py (events); neither is seen here."""
 
 from __future__ import annotations
 
@@ -7,22 +8,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from byte_contracts import new_event
 from byte_contracts.contacts import ContactCreated, ContactDeleted, ContactSnapshot, ContactUpdated, ContactUpserted
-from byte_platform.db import Database, row_in_org
-from byte_platform.http import Conflict, NotFound
-from byte_platform.identity import Identity
-from byte_platform.logging import correlation_id
-from byte_platform.outbox import Outbox
+from byte_contracts.errors import Conflict, NotFound
+from byte_platform.context import Context, require_admin, require_writer
+from byte_platform.db import row_in_org
+from byte_platform.unit_of_work import UnitOfWork, Work
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from byte_contacts import domain
+from byte_contacts.commands import CreateContact, DeleteContact, TakeInApplicant, UpdateContact, UpsertContact
 from byte_contacts.models import EMAIL_UNIQUE_INDEX, contacts
-from byte_contacts.schemas import ContactCreate, ContactUpdate, ContactUpsert
 
 PUBLIC_COLUMNS = [c for c in contacts.c if c.name not in ("org_id", "search_text")]
+INTAKE_CONSUMER = "contacts.intake"
 
 
 def snapshot(row: Any) -> ContactSnapshot:
@@ -38,77 +37,95 @@ class EmailTaken(Conflict):
 
 @dataclass
 class ContactHandlers:
-    db: Database
-    outbox: Outbox
+    uow: UnitOfWork
 
-    async def _emit(self, session: AsyncSession, who: Identity, event_type: str, subject: uuid.UUID, data: Any) -> None:
-        await self.outbox.add(
-            session,
-            new_event(event_type, org_id=who.org_id, subject=str(subject), actor=who.actor, data=data,
-                      correlation_id=correlation_id.get()),
-        )
-
-    async def create(self, who: Identity, cmd: ContactCreate) -> ContactSnapshot:
-        values = cmd.model_dump()
-        values["tags"] = domain.normalize_tags(values["tags"])
+    async def create(self, ctx: Context, cmd: CreateContact) -> ContactSnapshot:
+        require_writer(ctx)
         try:
-            async with self.db.scoped(who.org_id) as session:
-                row = (
-                    await session.execute(
-                        sa.insert(contacts)
-                        .values(id=uuid.uuid4(), org_id=who.org_id, **values)
-                        .returning(*PUBLIC_COLUMNS)
-                    )
-                ).one()
-                contact = snapshot(row)
-                await self._emit(session, who, "contact.created", contact.id, ContactCreated(contact=contact))
+            async with self.uow.begin(ctx) as work:
+                contact = await self._insert(work, cmd.contact.model_dump())
+                await work.emit("contact.created", contact.id, ContactCreated(contact=contact))
         except IntegrityError as exc:
             raise _translate(exc) from exc
         return contact
 
-    async def update(self, who: Identity, contact_id: uuid.UUID, cmd: ContactUpdate) -> ContactSnapshot:
+    async def update(self, ctx: Context, cmd: UpdateContact) -> ContactSnapshot:
+        require_writer(ctx)
         try:
-            async with self.db.scoped(who.org_id) as session:
-                current = await row_in_org(session, contacts, PUBLIC_COLUMNS, contact_id, who.org_id, "contact",
-                                           for_update=True)
-                changed = domain.changes(dict(current._mapping), cmd.model_dump(exclude_unset=True))
+            async with self.uow.begin(ctx) as work:
+                current = await row_in_org(work.session, contacts, PUBLIC_COLUMNS, cmd.contact_id, ctx.org_id,
+                                           "contact", for_update=True)
+                changed = domain.changes(dict(current._mapping), cmd.changes.model_dump(exclude_unset=True))
                 if not changed:
                     return snapshot(current)
                 row = (
-                    await session.execute(
+                    await work.session.execute(
                         sa.update(contacts)
-                        .where(contacts.c.id == contact_id, contacts.c.org_id == who.org_id)
+                        .where(contacts.c.id == cmd.contact_id, contacts.c.org_id == ctx.org_id)
                         .values(**changed, updated_at=sa.func.now())
                         .returning(*PUBLIC_COLUMNS)
                     )
                 ).one()
                 contact = snapshot(row)
-                await self._emit(session, who, "contact.updated", contact.id,
-                                 ContactUpdated(contact=contact, changed_fields=sorted(changed)))
+                await work.emit("contact.updated", contact.id,
+                                ContactUpdated(contact=contact, changed_fields=sorted(changed)))
         except IntegrityError as exc:
             raise _translate(exc) from exc
         return contact
 
-    async def delete(self, who: Identity, contact_id: uuid.UUID) -> None:
-        async with self.db.scoped(who.org_id) as session:
-            deleted = await session.scalar(
+    async def delete(self, ctx: Context, cmd: DeleteContact) -> None:
+        require_admin(ctx)
+        async with self.uow.begin(ctx) as work:
+            deleted = await work.session.scalar(
                 sa.delete(contacts)
-                .where(contacts.c.id == contact_id, contacts.c.org_id == who.org_id)
+                .where(contacts.c.id == cmd.contact_id, contacts.c.org_id == ctx.org_id)
                 .returning(contacts.c.id)
             )
             if deleted is None:
                 raise NotFound("contact")
-            await self._emit(session, who, "contact.deleted", contact_id, ContactDeleted(contact_id=contact_id))
+            await work.emit("contact.deleted", cmd.contact_id, ContactDeleted(contact_id=cmd.contact_id))
 
-    async def upsert(self, who: Identity, cmd: ContactUpsert) -> tuple[ContactSnapshot, bool]:
-        """Insert, or update the contact with this email, in one statement: concurrent upserts
-        of one email serialize on the unique index and end in one contact."""
-        sent = cmd.model_dump(exclude={"submission_id"}, exclude_unset=True)
-        sent["email"] = cmd.email
-        sent["first_name"] = cmd.first_name
-        values = cmd.model_dump(exclude={"submission_id"})
+    async def upsert(self, ctx: Context, cmd: UpsertContact) -> tuple[ContactSnapshot, bool]:
+        require_writer(ctx)
+        async with self.uow.begin(ctx) as work:
+            contact, created = await self._upsert(work, cmd.contact.model_dump(exclude={"submission_id"}),
+                                                  cmd.contact.model_fields_set - {"submission_id"})
+            await work.emit("contact.upserted", contact.id, ContactUpserted(
+                contact=contact, created=created, submission_id=cmd.contact.submission_id))
+        return contact, created
+
+    async def take_in(self, ctx: Context, cmd: TakeInApplicant) -> ContactSnapshot | None:
+        """From `submission.received`; None when this submission was already taken in."""
+        async with self.uow.begin(ctx) as work:
+            if not await work.first_time(INTAKE_CONSUMER, ctx.causation_id or cmd.submission_id):
+                return None
+            values = cmd.applicant.model_dump()
+            if cmd.applicant.email is None:
+                contact, created = await self._insert(work, values), True
+            else:
+                contact, created = await self._upsert(work, values, cmd.applicant.model_fields_set)
+            await work.emit("contact.upserted", contact.id, ContactUpserted(
+                contact=contact, created=created, submission_id=cmd.submission_id))
+        return contact
+
+    # --- statements the handlers share ---
+
+    async def _insert(self, work: Work, values: dict[str, Any]) -> ContactSnapshot:
         values["tags"] = domain.normalize_tags(values["tags"])
-        stmt = insert(contacts).values(id=uuid.uuid4(), org_id=who.org_id, **values)
+        row = (
+            await work.session.execute(
+                sa.insert(contacts).values(id=uuid.uuid4(), org_id=work.ctx.org_id, **values).returning(*PUBLIC_COLUMNS)
+            )
+        ).one()
+        return snapshot(row)
+
+    async def _upsert(self, work: Work, values: dict[str, Any], sent: set[str]) -> tuple[ContactSnapshot, bool]:
+        """Insert, or update the contact with this email, in one statement: concurrent upserts
+        of one email serialize on the unique index and end in one contact. On a match only the
+        fields `sent` change; tags are added and metadata merged."""
+        sent = sent | {"email", "first_name"}
+        values["tags"] = domain.normalize_tags(values["tags"])
+        stmt = insert(contacts).values(id=uuid.uuid4(), org_id=work.ctx.org_id, **values)
         on_match: dict[str, Any] = {
             name: stmt.excluded[name] for name in sent if name not in ("tags", "metadata", "email")
         }
@@ -122,12 +139,8 @@ class ContactHandlers:
             index_where=contacts.c.email.isnot(None),
             set_=on_match,
         ).returning(*PUBLIC_COLUMNS, sa.literal_column("xmax = 0").label("inserted"))
-        async with self.db.scoped(who.org_id) as session:
-            row = (await session.execute(stmt)).one()
-            contact = snapshot(row)
-            await self._emit(session, who, "contact.upserted", contact.id,
-                             ContactUpserted(contact=contact, created=row.inserted, submission_id=cmd.submission_id))
-        return contact, row.inserted
+        row = (await work.session.execute(stmt)).one()
+        return snapshot(row), row.inserted
 
 
 def _translate(exc: IntegrityError) -> Exception:

@@ -1,6 +1,7 @@
 """Tables the contacts service owns."""
 
 import sqlalchemy as sa
+from byte_platform.inbox import inbox_table
 from byte_platform.outbox import outbox_table
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
@@ -47,3 +48,4 @@ sa.Index(EMAIL_UNIQUE_INDEX, contacts.c.org_id, sa.func.lower(contacts.c.email),
          postgresql_where=contacts.c.email.isnot(None))
 
 outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from byte_contracts.enums import ContactStatus
 from byte_platform.db import Database, row_in_org
-from byte_platform.identity import Identity
+from byte_platform.context import Context
 from byte_platform.pagination import Keyset, dump_time, parse_time
 
 from byte_contacts.domain import Sort
@@ -71,28 +71,28 @@ def _text(value: Any) -> str:
 class ContactQueries:
     db: Database
 
-    async def get(self, who: Identity, contact_id: uuid.UUID) -> ContactPublic:
-        async with self.db.scoped(who.org_id) as session:
-            row = await row_in_org(session, contacts, PUBLIC_COLUMNS, contact_id, who.org_id, "contact")
+    async def get(self, ctx: Context, contact_id: uuid.UUID) -> ContactPublic:
+        async with self.db.scoped(ctx.org_id) as session:
+            row = await row_in_org(session, contacts, PUBLIC_COLUMNS, contact_id, ctx.org_id, "contact")
         return ContactPublic.model_validate(dict(row._mapping))
 
     async def page(
-        self, who: Identity, f: ContactFilter, limit: int, cursor: str | None
+        self, ctx: Context, f: ContactFilter, limit: int, cursor: str | None
     ) -> tuple[list[ContactPublic], str | None]:
         keyset = f.keyset
-        stmt = keyset.page(sa.select(*PUBLIC_COLUMNS).where(*f.where(who.org_id)), cursor, limit)
-        async with self.db.scoped(who.org_id) as session:
+        stmt = keyset.page(sa.select(*PUBLIC_COLUMNS).where(*f.where(ctx.org_id)), cursor, limit)
+        async with self.db.scoped(ctx.org_id) as session:
             rows, next_cursor = keyset.split((await session.execute(stmt)).all(), limit)
         return [ContactPublic.model_validate(dict(r._mapping)) for r in rows], next_cursor
 
-    async def export_csv(self, who: Identity, f: ContactFilter) -> AsyncIterator[str]:
+    async def export_csv(self, ctx: Context, f: ContactFilter) -> AsyncIterator[str]:
         """Yields CSV text a chunk of rows at a time, straight from a server-side cursor."""
         columns = [c.name for c in PUBLIC_COLUMNS]
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(columns)
-        stmt = f.keyset.ordered(sa.select(*PUBLIC_COLUMNS).where(*f.where(who.org_id)))
-        async with self.db.scoped(who.org_id) as session:
+        stmt = f.keyset.ordered(sa.select(*PUBLIC_COLUMNS).where(*f.where(ctx.org_id)))
+        async with self.db.scoped(ctx.org_id) as session:
             result = await session.stream(stmt.execution_options(yield_per=500))
             async for partition in result.partitions():
                 for row in partition:

@@ -19,6 +19,7 @@ Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048, p
 Email = Annotated[EmailStr, StringConstraints(max_length=254)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 
+PAGE_SIZE_MAX = 200
 METADATA_MAX_BYTES = 16_384
 REQUIRED_FIELDS = frozenset({"first_name", "last_name", "status", "metadata", "tags"})
 

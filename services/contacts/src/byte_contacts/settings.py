@@ -5,5 +5,3 @@ class ContactsSettings(ServiceSettings):
     service_name: str = "contacts"
     port: int = 8001
     database_url: str = "postgresql+asyncpg://contacts:contacts@127.0.0.1:54320/contacts"
-    page_size_default: int = 50
-    page_size_max: int = 200

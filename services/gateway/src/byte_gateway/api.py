@@ -15,7 +15,7 @@ from svix.webhooks import Webhook, WebhookVerificationError
 
 from byte_gateway.access import Gatekeeper
 from byte_gateway.domain import Session, route_for
-from byte_gateway.handlers import WebhookHandlers
+from byte_gateway.handlers import ApplyClerkDelivery, WebhookHandlers
 from byte_gateway.openapi import MergedOpenApi
 from byte_gateway.proxy import Proxy
 from byte_gateway.queries import UserQueries
@@ -70,7 +70,7 @@ async def clerk_webhook(request: Request) -> WebhookResult:
     except ValueError:
         raise Problem(400, "Invalid webhook", "body is not JSON") from None
     handlers: WebhookHandlers = request.app.state.webhook_handlers
-    return WebhookResult(status=await handlers.handle(headers["svix-id"], payload))
+    return WebhookResult(status=await handlers.apply(ApplyClerkDelivery(svix_id=headers["svix-id"], body=payload)))
 
 
 @router.get("/openapi.json", include_in_schema=False)

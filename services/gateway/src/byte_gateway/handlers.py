@@ -1,7 +1,8 @@
 """Clerk webhooks in, `users` rows and `identity.*` events out.
 
-Each delivery is one unit of work: its Svix id, its effect on the tables and its outbox rows
-commit together, so a redelivery (same `svix-id`) finds its id and changes nothing. Svix does not
+Each delivery is one unit of work: its Svix id (in the shared inbox), its effect on the tables
+and its outbox rows commit together, so a redelivery (same `svix-id`) finds its id and changes
+nothing. Svix does not
 promise order, so a membership may arrive before its user: the membership's `public_user_data`
 fills the row until the user's own event brings the full profile, and Clerk's `updated_at`
 keeps an older redelivery from overwriting a newer state.
@@ -16,24 +17,32 @@ from typing import Any
 
 import sqlalchemy as sa
 from byte_contracts import identity as events
-from byte_contracts import new_event
-from byte_platform.db import ORG_SETTING, Database
-from byte_platform.http import Problem
-from byte_platform.outbox import Outbox
+from byte_contracts.errors import Malformed
+from byte_platform.context import SYSTEM_ROLE, Context
+from byte_platform.unit_of_work import UnitOfWork, Work
 from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from byte_gateway.domain import InvalidClaims, map_role
-from byte_gateway.models import processed_webhooks, user_profiles, users
+from byte_gateway.models import user_profiles, users
 
 ACTOR = "system:clerk"
+CONSUMER = "gateway.clerk-webhooks"
 EVENT_NAMESPACE = uuid.UUID("5f0b7a52-8d0e-4a55-9a55-0c1e4b9d2f61")
 
 
-class BadPayload(Problem):
+class BadPayload(Malformed):
     def __init__(self, detail: str) -> None:
-        super().__init__(400, "Invalid webhook payload", detail)
+        super().__init__("body", detail, location="body")
+        self.title = "Invalid webhook payload"
+
+
+@dataclass(frozen=True)
+class ApplyClerkDelivery:
+    """One verified Svix delivery: its id and its parsed JSON body."""
+
+    svix_id: str
+    body: Any
 
 
 def _str(data: dict[str, Any], key: str, *, required: bool = False) -> str | None:
@@ -72,13 +81,12 @@ class Delivery:
     event_type: str
 
 
-Handler = Callable[[AsyncSession, Delivery, dict[str, Any]], Awaitable[None]]
+Handler = Callable[[Work, Delivery, dict[str, Any]], Awaitable[None]]
 
 
 @dataclass
 class WebhookHandlers:
-    db: Database
-    outbox: Outbox
+    uow: UnitOfWork
 
     def __post_init__(self) -> None:
         self._dispatch: dict[str, Handler] = {
@@ -93,46 +101,39 @@ class WebhookHandlers:
             "organization.deleted": self._organization_deleted,
         }
 
-    async def handle(self, svix_id: str, body: Any) -> str:
+    async def apply(self, cmd: ApplyClerkDelivery) -> str:
         """Returns `processed`, `duplicate` (seen before) or `ignored` (a type we don't use)."""
+        body = cmd.body
         if not isinstance(body, dict) or not isinstance(body.get("type"), str) or not isinstance(body.get("data"), dict):
             raise BadPayload("expected an object with `type` and `data`")
-        delivery = Delivery(svix_id=svix_id, event_type=body["type"])
+        delivery = Delivery(svix_id=cmd.svix_id, event_type=body["type"])
         handler = self._dispatch.get(delivery.event_type)
-        async with self.db.unscoped() as session:
-            first_time = await session.scalar(
-                insert(processed_webhooks)
-                .values(svix_id=svix_id, event_type=delivery.event_type)
-                .on_conflict_do_nothing()
-                .returning(processed_webhooks.c.svix_id)
-            )
-            if first_time is None:
+        # Clerk's user events name no org: the delivery starts in none and each org it touches
+        # is entered with `switch_org`, which row-level security follows.
+        ctx = Context(org_id="", actor=ACTOR, roles=frozenset({SYSTEM_ROLE}), correlation_id=cmd.svix_id,
+                      causation_id=cmd.svix_id)
+        async with self.uow.unscoped(ctx) as work:
+            if not await work.first_time(CONSUMER, cmd.svix_id):
                 return "duplicate"
             if handler is None:
                 return "ignored"
-            await handler(session, delivery, body["data"])
+            await handler(work, delivery, body["data"])
         return "processed"
 
     # -- helpers ---------------------------------------------------------------------------
 
     @staticmethod
-    async def _as_org(session: AsyncSession, org_id: str) -> None:
-        """Row-level security follows this setting; one delivery may touch several orgs."""
-        await session.execute(sa.text("SELECT set_config(:name, :org, true)"), {"name": ORG_SETTING, "org": org_id})
-
-    async def _emit(
-        self, session: AsyncSession, d: Delivery, event_type: str, org_id: str, subject: str, data: BaseModel
-    ) -> None:
+    async def _emit(work: Work, d: Delivery, event_type: str, org_id: str, subject: str, data: BaseModel) -> None:
+        """In `org_id`; the id is derived from the delivery, so a delivery
+        replayed after a crash before commit emits the same ids."""
+        if work.ctx.org_id != org_id:
+            await work.switch_org(org_id)
         event_id = uuid.uuid5(EVENT_NAMESPACE, f"{d.svix_id}/{event_type}/{org_id}/{subject}")
-        await self.outbox.add(
-            session,
-            new_event(event_type, org_id=org_id, subject=subject, actor=ACTOR, data=data,
-                      correlation_id=d.svix_id, causation_id=d.svix_id, event_id=event_id),
-        )
+        await work.emit(event_type, subject, data, event_id=event_id)
 
     # -- users -------------------------------------------------------------------------------
 
-    async def _user_changed(self, session: AsyncSession, d: Delivery, data: dict[str, Any]) -> None:
+    async def _user_changed(self, work: Work, d: Delivery, data: dict[str, Any]) -> None:
         user_id = _str(data, "id", required=True)
         values = {
             "email": primary_email(data), "first_name": _str(data, "first_name"),
@@ -140,7 +141,7 @@ class WebhookHandlers:
         }
         stmt = insert(user_profiles).values(id=user_id, **values)
         row = (
-            await session.execute(
+            await work.session.execute(
                 stmt.on_conflict_do_update(
                     index_elements=[user_profiles.c.id],
                     set_={**{k: stmt.excluded[k] for k in values}, "updated_at": sa.func.now()},
@@ -153,36 +154,36 @@ class WebhookHandlers:
             return
         profile = {k: v for k, v in values.items() if k != "source_updated_at"}
         for org_id in row.org_ids:
-            await self._as_org(session, org_id)
+            await work.switch_org(org_id)
             member = (
-                await session.execute(
+                await work.session.execute(
                     sa.update(users).where(users.c.org_id == org_id, users.c.id == user_id)
                     .values(**profile, updated_at=sa.func.now()).returning(*users.c)
                 )
             ).one_or_none()
             if member is not None:
-                await self._emit(session, d, "identity.user.updated", org_id, user_id,
+                await self._emit(work, d, "identity.user.updated", org_id, user_id,
                                  events.UserUpdated(member=_member(member)))
 
-    async def _user_deleted(self, session: AsyncSession, d: Delivery, data: dict[str, Any]) -> None:
+    async def _user_deleted(self, work: Work, d: Delivery, data: dict[str, Any]) -> None:
         user_id = _str(data, "id", required=True)
-        old = await session.scalar(
+        old = await work.session.scalar(
             sa.select(user_profiles.c.org_ids).where(user_profiles.c.id == user_id).with_for_update()
         )
         # a tombstone, so a late membership or user event does not bring the user back
         stmt = insert(user_profiles).values(id=user_id, deleted=True)
-        await session.execute(stmt.on_conflict_do_update(
+        await work.session.execute(stmt.on_conflict_do_update(
             index_elements=[user_profiles.c.id],
             set_={"deleted": True, "org_ids": sa.text("'{}'::text[]"), "email": None, "first_name": None,
                   "last_name": None, "updated_at": sa.func.now()},
         ))
         for org_id in old or []:
-            await self._as_org(session, org_id)
-            gone = await session.scalar(
+            await work.switch_org(org_id)
+            gone = await work.session.scalar(
                 sa.delete(users).where(users.c.org_id == org_id, users.c.id == user_id).returning(users.c.id)
             )
             if gone is not None:
-                await self._emit(session, d, "identity.user.deleted", org_id, user_id, events.UserDeleted(user_id=user_id))
+                await self._emit(work, d, "identity.user.deleted", org_id, user_id, events.UserDeleted(user_id=user_id))
 
     # -- memberships -------------------------------------------------------------------------
 
@@ -194,7 +195,7 @@ class WebhookHandlers:
             raise BadPayload("data.organization and data.public_user_data are required")
         return _str(org, "id", required=True), _str(public, "user_id", required=True), public  # type: ignore[return-value]
 
-    async def _membership_changed(self, session: AsyncSession, d: Delivery, data: dict[str, Any]) -> None:
+    async def _membership_changed(self, work: Work, d: Delivery, data: dict[str, Any]) -> None:
         org_id, user_id, public = self._membership_parts(data)
         clerk_role = _str(data, "role", required=True)
         try:
@@ -202,7 +203,7 @@ class WebhookHandlers:
         except InvalidClaims as exc:
             raise BadPayload(exc.detail) from None
         profile = (
-            await session.execute(sa.select(user_profiles).where(user_profiles.c.id == user_id).with_for_update())
+            await work.session.execute(sa.select(user_profiles).where(user_profiles.c.id == user_id).with_for_update())
         ).one_or_none()
         if profile is not None and profile.deleted:
             return
@@ -213,10 +214,10 @@ class WebhookHandlers:
             "last_name": _str(public, "last_name"),
         }
         if profile is None:
-            await session.execute(sa.insert(user_profiles).values(id=user_id, org_ids=[org_id], **from_membership))
+            await work.session.execute(sa.insert(user_profiles).values(id=user_id, org_ids=[org_id], **from_membership))
             names = from_membership
         else:
-            await session.execute(
+            await work.session.execute(
                 sa.update(user_profiles).where(user_profiles.c.id == user_id).values(
                     org_ids=sa.func.array_append(sa.func.array_remove(user_profiles.c.org_ids, org_id), org_id)
                 )
@@ -224,11 +225,11 @@ class WebhookHandlers:
             # the user's own events carry the primary email; a membership only the identifier
             has_own = profile.source_updated_at > 0
             names = {k: (getattr(profile, k) if has_own else v) for k, v in from_membership.items()}
-        await self._as_org(session, org_id)
+        await work.switch_org(org_id)
         values = {**names, "roles": roles, "clerk_role": clerk_role, "source_updated_at": _millis(data)}
         stmt = insert(users).values(org_id=org_id, id=user_id, **values)
         row = (
-            await session.execute(
+            await work.session.execute(
                 stmt.on_conflict_do_update(
                     index_elements=[users.c.org_id, users.c.id],
                     set_={**{k: stmt.excluded[k] for k in values}, "updated_at": sa.func.now()},
@@ -239,46 +240,46 @@ class WebhookHandlers:
         if row is None:
             return
         if row.inserted:
-            await self._emit(session, d, "identity.membership.created", org_id, user_id,
+            await self._emit(work, d, "identity.membership.created", org_id, user_id,
                              events.MembershipCreated(member=_member(row)))
         else:
-            await self._emit(session, d, "identity.membership.updated", org_id, user_id,
+            await self._emit(work, d, "identity.membership.updated", org_id, user_id,
                              events.MembershipUpdated(member=_member(row)))
 
-    async def _membership_deleted(self, session: AsyncSession, d: Delivery, data: dict[str, Any]) -> None:
+    async def _membership_deleted(self, work: Work, d: Delivery, data: dict[str, Any]) -> None:
         org_id, user_id, _ = self._membership_parts(data)
-        await session.execute(
+        await work.session.execute(
             sa.update(user_profiles).where(user_profiles.c.id == user_id)
             .values(org_ids=sa.func.array_remove(user_profiles.c.org_ids, org_id))
         )
-        await self._as_org(session, org_id)
-        gone = await session.scalar(
+        await work.switch_org(org_id)
+        gone = await work.session.scalar(
             sa.delete(users).where(users.c.org_id == org_id, users.c.id == user_id).returning(users.c.id)
         )
         if gone is not None:
-            await self._emit(session, d, "identity.membership.deleted", org_id, user_id,
+            await self._emit(work, d, "identity.membership.deleted", org_id, user_id,
                              events.MembershipDeleted(user_id=user_id))
 
     # -- organizations ----------------------------------------------------------------------
 
-    async def _organization_changed(self, session: AsyncSession, d: Delivery, data: dict[str, Any]) -> None:
+    async def _organization_changed(self, work: Work, d: Delivery, data: dict[str, Any]) -> None:
         org_id = _str(data, "id", required=True)
         org = events.Organization(org_id=org_id, name=_str(data, "name"), slug=_str(data, "slug"),
                                   created_by=_str(data, "created_by"))
         if d.event_type == "organization.created":
-            await self._emit(session, d, "identity.organization.created", org_id, org_id,
+            await self._emit(work, d, "identity.organization.created", org_id, org_id,
                              events.OrganizationCreated(organization=org))
         else:
-            await self._emit(session, d, "identity.organization.updated", org_id, org_id,
+            await self._emit(work, d, "identity.organization.updated", org_id, org_id,
                              events.OrganizationUpdated(organization=org))
 
-    async def _organization_deleted(self, session: AsyncSession, d: Delivery, data: dict[str, Any]) -> None:
+    async def _organization_deleted(self, work: Work, d: Delivery, data: dict[str, Any]) -> None:
         org_id = _str(data, "id", required=True)
-        await self._as_org(session, org_id)
-        await session.execute(sa.delete(users).where(users.c.org_id == org_id))
-        await session.execute(
+        await work.switch_org(org_id)
+        await work.session.execute(sa.delete(users).where(users.c.org_id == org_id))
+        await work.session.execute(
             sa.update(user_profiles).where(user_profiles.c.org_ids.contains([org_id]))
             .values(org_ids=sa.func.array_remove(user_profiles.c.org_ids, org_id))
         )
-        await self._emit(session, d, "identity.organization.deleted", org_id, org_id,
+        await self._emit(work, d, "identity.organization.deleted", org_id, org_id,
                          events.OrganizationDeleted(org_id=org_id))

@@ -11,7 +11,8 @@ from byte_platform.http import (
     install_problem_handlers,
     problem_response,
 )
-from byte_platform.runtime import ServiceRuntime
+from byte_platform.runtime import Runtime
+from byte_platform.unit_of_work import UnitOfWork
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -22,7 +23,7 @@ from byte_gateway import api
 from byte_gateway.access import Gatekeeper
 from byte_gateway.clerk import AuthError, ClerkVerifier, JwksCache, KeysUnavailable
 from byte_gateway.handlers import WebhookHandlers
-from byte_gateway.models import outbox
+from byte_gateway.models import inbox, outbox
 from byte_gateway.openapi import MergedOpenApi
 from byte_gateway.proxy import Proxy, UpstreamUnavailable
 from byte_gateway.queries import UserQueries
@@ -91,8 +92,11 @@ def install_gateway_errors(app: FastAPI) -> None:
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
-    runtime = ServiceRuntime(settings, outbox, [topics.IDENTITY])
-    db = runtime.db
+    runtime = Runtime(settings)
+    db = runtime.database()
+    broker = runtime.broker([topics.IDENTITY])
+    webhook_handlers = WebhookHandlers(UnitOfWork(db, runtime.outbox_relay(db, broker, outbox), inbox))
+    runtime.inbox_pruner(db, inbox)
     proxy = Proxy(
         settings.service_urls_json,
         connect_timeout=settings.upstream_connect_timeout_seconds,
@@ -117,8 +121,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         if settings.rate_limit_enabled else None
     )
 
-    runtime.on_start.append(proxy.start)
-    runtime.on_stop += [proxy.close, side_client.aclose]
+    runtime.add("upstream pool", proxy.start, proxy.close)
+    runtime.add("side client", stop=side_client.aclose)
 
     # docs and schema are served by api.py: one document merged from every service
     app = FastAPI(title="BYTE API", version="0.1.0", lifespan=runtime.lifespan(), openapi_url=None, docs_url=None, redoc_url=None)
@@ -133,16 +137,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.proxy = proxy
     app.state.user_queries = UserQueries(db)
-    app.state.webhook_handlers = WebhookHandlers(db, runtime.outbox)
+    app.state.webhook_handlers = webhook_handlers
     secret = settings.webhook_secret()
     app.state.clerk_webhook = Webhook(secret) if secret else None
     app.state.openapi = MergedOpenApi(app.openapi, side_client, settings.service_urls_json,
                                       ttl_seconds=settings.openapi_cache_seconds)
     app.include_router(api.router)
-    checks = runtime.health_checks()
     if limits is not None and not settings.rate_limit_storage_uri.removeprefix("async+").startswith("memory"):
-        checks["rate_limit_storage"] = limits.ping
-    install_health(app, checks)
+        runtime.checks["rate_limit_storage"] = limits.ping
+    install_health(app, runtime)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -1,6 +1,7 @@
 """Tables the gateway owns."""
 
 import sqlalchemy as sa
+from byte_platform.inbox import inbox_table
 from byte_platform.outbox import outbox_table
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -42,13 +43,6 @@ user_profiles = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
 
-# Svix message ids already handled, committed with their effect: a redelivery changes nothing.
-processed_webhooks = sa.Table(
-    "processed_webhooks",
-    metadata,
-    sa.Column("svix_id", sa.Text, primary_key=True),
-    sa.Column("event_type", sa.Text, nullable=False),
-    sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-)
-
 outbox = outbox_table(metadata)
+# Svix message ids already handled, committed with their effect: a redelivery changes nothing.
+inbox = inbox_table(metadata)

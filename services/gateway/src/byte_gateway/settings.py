@@ -63,7 +63,6 @@ class GatewaySettings(ServiceSettings):
     rate_limit_storage_uri: str = "memory://"
     rate_limit_strategy: str = "moving-window"
 
-    users_page_size_max: int = 500
 
     @field_validator("clerk_authorized_parties", "cors_origins", mode="before")
     @classmethod

@@ -6,7 +6,7 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-from byte_platform.migrations import create_inbox, create_outbox, enable_row_level_security
+from byte_platform.migrations import create_inbox_v1, create_outbox, enable_row_level_security
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 revision = "0001"
@@ -86,7 +86,7 @@ def upgrade() -> None:
     )
     enable_row_level_security("members")
     create_outbox()
-    create_inbox()
+    create_inbox_v1()
 
 
 def downgrade() -> None:

@@ -10,14 +10,34 @@ import uuid
 from typing import Annotated
 
 from byte_contracts.enums import TaskOutcome, TaskPriority, TaskStatus, TaskType
-from byte_platform.http import CurrentIdentity, require_writer
+from byte_platform.http import CurrentContext
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import AwareDatetime
 
+from byte_tasks.commands import (
+    ChangeTaskStatus,
+    ClaimTask,
+    CreateTask,
+    DecideTask,
+    DeleteTask,
+    MoveTask,
+    UnclaimTask,
+    UpdateTask,
+)
 from byte_tasks.domain import Sort, parse_sort
 from byte_tasks.handlers import TaskHandlers
 from byte_tasks.queries import TaskFilter, TaskQueries
-from byte_tasks.schemas import Approval, Move, Rejection, StatusChange, TaskCreate, TaskPage, TaskPublic, TaskUpdate
+from byte_tasks.schemas import (
+    PAGE_SIZE_MAX,
+    Approval,
+    Move,
+    Rejection,
+    StatusChange,
+    TaskCreate,
+    TaskPage,
+    TaskPublic,
+    TaskUpdate,
+)
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
@@ -34,7 +54,7 @@ def _queries(request: Request) -> TaskQueries:
 
 Handlers = Annotated[TaskHandlers, Depends(_handlers)]
 Queries = Annotated[TaskQueries, Depends(_queries)]
-Limit = Annotated[int | None, Query(ge=1, le=200)]
+Limit = Annotated[int | None, Query(ge=1, le=PAGE_SIZE_MAX)]
 Cursor = Annotated[str | None, Query(max_length=1024)]
 SortParam = Annotated[str, Query(pattern=SORT_PATTERN, description="field, `-` prefix for descending")]
 
@@ -49,7 +69,7 @@ def _page_size(request: Request, limit: int | None) -> int:
 
 @router.get("", response_model=TaskPage)
 async def list_tasks(
-    who: CurrentIdentity,
+    ctx: CurrentContext,
     queries: Queries,
     request: Request,
     assignee: Annotated[str | None, Query(min_length=1, max_length=200,
@@ -69,57 +89,53 @@ async def list_tasks(
 ) -> TaskPage:
     key, descending = parse_sort(sort)
     f = TaskFilter(
-        assignee=who.user_id if assignee == "me" else (None if assignee in (None, "none") else assignee),
+        assignee=ctx.user_id if assignee == "me" else (None if assignee in (None, "none") else assignee),
         unassigned=assignee == "none", statuses=tuple(status or ()), role=role, execution=execution,
         contact=contact, task_type=task_type, priority=priority, due_before=due_before, due_after=due_after,
         overdue=overdue, sort=key, descending=descending,
     )
-    items, next_cursor = await queries.page(who, f, _page_size(request, limit), cursor)
+    items, next_cursor = await queries.page(ctx, f, _page_size(request, limit), cursor)
     return TaskPage(items=[public(t) for t in items], next_cursor=next_cursor)
 
 
 @router.get("/available", response_model=TaskPage)
 async def available_tasks(
-    who: CurrentIdentity, queries: Queries, request: Request,
+    ctx: CurrentContext, queries: Queries, request: Request,
     sort: SortParam = "-created_at", limit: Limit = None, cursor: Cursor = None,
 ) -> TaskPage:
     """Unclaimed, open tasks assigned to one of the caller's roles: what they may claim."""
     key, descending = parse_sort(sort)
-    f = TaskFilter(available_for=frozenset(who.roles), sort=key, descending=descending)
-    items, next_cursor = await queries.page(who, f, _page_size(request, limit), cursor)
+    f = TaskFilter(available_for=frozenset(ctx.roles), sort=key, descending=descending)
+    items, next_cursor = await queries.page(ctx, f, _page_size(request, limit), cursor)
     return TaskPage(items=[public(t) for t in items], next_cursor=next_cursor)
 
 
 @router.post("", response_model=TaskPublic, status_code=status.HTTP_201_CREATED)
-async def create_task(who: CurrentIdentity, handlers: Handlers, body: TaskCreate, response: Response) -> TaskPublic:
-    require_writer(who)
-    task = await handlers.create(who, body)
+async def create_task(ctx: CurrentContext, handlers: Handlers, body: TaskCreate, response: Response) -> TaskPublic:
+    task = await handlers.create(ctx, CreateTask(body))
     response.headers["Location"] = f"/v1/tasks/{task.id}"
     return public(task)
 
 
 @router.get("/{task_id}", response_model=TaskPublic)
-async def get_task(who: CurrentIdentity, queries: Queries, task_id: uuid.UUID) -> TaskPublic:
-    return public(await queries.get(who, task_id))
+async def get_task(ctx: CurrentContext, queries: Queries, task_id: uuid.UUID) -> TaskPublic:
+    return public(await queries.get(ctx, task_id))
 
 
 @router.patch("/{task_id}", response_model=TaskPublic)
-async def update_task(who: CurrentIdentity, handlers: Handlers, task_id: uuid.UUID, body: TaskUpdate) -> TaskPublic:
-    require_writer(who)
-    return public(await handlers.update(who, task_id, body))
+async def update_task(ctx: CurrentContext, handlers: Handlers, task_id: uuid.UUID, body: TaskUpdate) -> TaskPublic:
+    return public(await handlers.update(ctx, UpdateTask(task_id, body)))
 
 
 @router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_task(who: CurrentIdentity, handlers: Handlers, task_id: uuid.UUID) -> Response:
-    require_writer(who)
-    await handlers.delete(who, task_id)
+async def delete_task(ctx: CurrentContext, handlers: Handlers, task_id: uuid.UUID) -> Response:
+    await handlers.delete(ctx, DeleteTask(task_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.patch("/{task_id}/status", response_model=TaskPublic)
-async def change_status(who: CurrentIdentity, handlers: Handlers, task_id: uuid.UUID, body: StatusChange) -> TaskPublic:
-    require_writer(who)
-    return public(await handlers.set_status(who, task_id, body))
+async def change_status(ctx: CurrentContext, handlers: Handlers, task_id: uuid.UUID, body: StatusChange) -> TaskPublic:
+    return public(await handlers.change_status(ctx, ChangeTaskStatus(task_id, body.status, body.comment)))
 
 
 CLAIM_RESPONSES = {409: {"description": "already claimed (the problem's `assigned_to` names who holds it) or done"},
@@ -127,15 +143,13 @@ CLAIM_RESPONSES = {409: {"description": "already claimed (the problem's `assigne
 
 
 @router.patch("/{task_id}/claim", response_model=TaskPublic, responses=CLAIM_RESPONSES)
-async def claim_task(who: CurrentIdentity, handlers: Handlers, task_id: uuid.UUID) -> TaskPublic:
-    require_writer(who)
-    return public(await handlers.claim(who, task_id))
+async def claim_task(ctx: CurrentContext, handlers: Handlers, task_id: uuid.UUID) -> TaskPublic:
+    return public(await handlers.claim(ctx, ClaimTask(task_id)))
 
 
 @router.patch("/{task_id}/unclaim", response_model=TaskPublic)
-async def unclaim_task(who: CurrentIdentity, handlers: Handlers, task_id: uuid.UUID) -> TaskPublic:
-    require_writer(who)
-    return public(await handlers.unclaim(who, task_id))
+async def unclaim_task(ctx: CurrentContext, handlers: Handlers, task_id: uuid.UUID) -> TaskPublic:
+    return public(await handlers.unclaim(ctx, UnclaimTask(task_id)))
 
 
 async def _optional_approval(request: Request) -> Approval:
@@ -154,19 +168,16 @@ async def _optional_approval(request: Request) -> Approval:
 
 @router.patch("/{task_id}/approve", response_model=TaskPublic,
               openapi_extra={"requestBody": {"content": {"application/json": {"schema": Approval.model_json_schema()}}}})
-async def approve_task(who: CurrentIdentity, handlers: Handlers, task_id: uuid.UUID,
+async def approve_task(ctx: CurrentContext, handlers: Handlers, task_id: uuid.UUID,
                        body: Annotated[Approval, Depends(_optional_approval)]) -> TaskPublic:
-    require_writer(who)
-    return public(await handlers.decide(who, task_id, TaskOutcome.APPROVED, body.comment))
+    return public(await handlers.decide(ctx, DecideTask(task_id, TaskOutcome.APPROVED, body.comment)))
 
 
 @router.patch("/{task_id}/reject", response_model=TaskPublic)
-async def reject_task(who: CurrentIdentity, handlers: Handlers, task_id: uuid.UUID, body: Rejection) -> TaskPublic:
-    require_writer(who)
-    return public(await handlers.decide(who, task_id, TaskOutcome.REJECTED, body.comment))
+async def reject_task(ctx: CurrentContext, handlers: Handlers, task_id: uuid.UUID, body: Rejection) -> TaskPublic:
+    return public(await handlers.decide(ctx, DecideTask(task_id, TaskOutcome.REJECTED, body.comment)))
 
 
 @router.patch("/{task_id}/move", response_model=TaskPublic)
-async def move_task(who: CurrentIdentity, handlers: Handlers, task_id: uuid.UUID, body: Move) -> TaskPublic:
-    require_writer(who)
-    return public(await handlers.move(who, task_id, body))
+async def move_task(ctx: CurrentContext, handlers: Handlers, task_id: uuid.UUID, body: Move) -> TaskPublic:
+    return public(await handlers.move(ctx, MoveTask(task_id, body)))

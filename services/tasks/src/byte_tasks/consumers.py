@@ -1,24 +1,48 @@
-"""Kafka subscribers: the worker's task requests and the gateway's identity events.
+"""Kafka subscribers: parse the event into a command, call the handler.
 
-Both go through `byte_platform.consumers.subscribe` (offsets committed after success, retries,
-dead-letter topic) into a handler that claims the envelope id in the inbox in the same
-transaction as its effect.
+- `workflow.task_requested` (the worker): a step's task.
+- `identity.*` (the gateway): the members projection; a removed member's tasks go back to the pool.
+
+Both go through `byte_platform.consumers.subscribe` (offsets committed after success, poison
+dead-lettered, transient failures retried); the handlers claim the envelope id in the inbox in
+the same transaction as their effect.
 """
 
 from __future__ import annotations
 
-from byte_contracts import topics
+from byte_contracts import Envelope, payload_model, topics
+from byte_contracts.identity import Member
+from byte_contracts.workflow import TaskRequested
 from byte_platform.consumers import subscribe
+from byte_platform.context import Context
 from faststream.kafka import KafkaBroker
 
-from byte_tasks.handlers import IDENTITY_TYPES, WORKFLOW_TYPES, TaskHandlers
+from byte_tasks.commands import CreateRequestedTask, RecordMember, RemoveMember
+from byte_tasks.handlers import SYSTEM_ACTOR, TaskHandlers
 
-WORKFLOW_CONSUMER = "tasks.workflow"
-IDENTITY_CONSUMER = "tasks.identity"
+WORKFLOW_TYPES = frozenset({"workflow.task_requested"})
+MEMBERSHIP_UPSERTS = frozenset({"identity.membership.created", "identity.membership.updated", "identity.user.updated"})
+MEMBERSHIP_REMOVALS = frozenset({"identity.membership.deleted", "identity.user.deleted"})
+IDENTITY_TYPES = MEMBERSHIP_UPSERTS | MEMBERSHIP_REMOVALS
 
 
 def register(broker: KafkaBroker, handlers: TaskHandlers, group: str) -> None:
-    subscribe(broker, topics.WORKFLOW, group_id=f"{group}.workflow", handler=handlers.request_task,
-              types=WORKFLOW_TYPES)
-    subscribe(broker, topics.IDENTITY, group_id=f"{group}.identity", handler=handlers.apply_identity,
-              types=IDENTITY_TYPES)
+    async def on_task_requested(envelope: Envelope) -> None:
+        request = TaskRequested.model_validate(envelope.data)
+        await handlers.create_requested(Context.of_event(envelope),
+                                        CreateRequestedTask(request=request, requested_at=envelope.occurred_at))
+
+    async def on_identity(envelope: Envelope) -> None:
+        data = payload_model(envelope.type).model_validate(envelope.data)
+        ctx = Context.of_event(envelope, actor=SYSTEM_ACTOR)
+        if envelope.type in MEMBERSHIP_UPSERTS:
+            member: Member = data.member  # type: ignore[attr-defined]
+            await handlers.record_member(ctx, RecordMember(
+                user_id=member.user_id, roles=member.roles, email=member.email, first_name=member.first_name,
+                last_name=member.last_name, as_of=envelope.occurred_at))
+        else:
+            await handlers.remove_member(ctx, RemoveMember(user_id=data.user_id,  # type: ignore[attr-defined]
+                                                           as_of=envelope.occurred_at))
+
+    subscribe(broker, topics.WORKFLOW, group_id=f"{group}.workflow", handler=on_task_requested, types=WORKFLOW_TYPES)
+    subscribe(broker, topics.IDENTITY, group_id=f"{group}.identity", handler=on_identity, types=IDENTITY_TYPES)

@@ -1,6 +1,6 @@
 """Task rules, free of I/O: who may do what to a task, which transitions are legal, where a
-kanban card lands. Handlers load the task, ask here, then write; a rule broken is a
-`Violation` the HTTP layer renders as problem+json."""
+kanban card lands. Handlers load the task, ask here, then write; a rule broken raises a
+`byte_contracts.errors.DomainError`, which each entrypoint maps (problem+json for HTTP)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 from byte_contracts.enums import TaskOutcome, TaskStatus, TaskType
+from byte_contracts.errors import Conflict, DomainError, Forbidden, Invalid
 
 # Kanban positions are doubles. New cards land GAP after the last one; a card dropped between
 # two others takes the midpoint; when two neighbours are closer than MIN_GAP the column is
@@ -20,7 +21,7 @@ MIN_GAP = 1e-3
 
 
 class Caller(Protocol):
-    """What the rules need of the verified identity (byte_platform.identity.Identity)."""
+    """What the rules need of the caller (byte_platform.context.Context)."""
 
     user_id: str
     roles: frozenset[str]
@@ -29,35 +30,16 @@ class Caller(Protocol):
     def is_admin(self) -> bool: ...
 
 
-class Violation(Exception):
-    status = 409
-    title = "Conflict"
-
-    def __init__(self, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.extra = extra
+class IllegalTransition(Conflict):
+    """The task's state does not allow this (claimed, done, wrong type)."""
 
 
-class IllegalTransition(Violation):
-    """The task's state does not allow this (claimed, done, wrong type): 409."""
+class NotAllowed(Forbidden):
+    """The caller may not do this to this task."""
 
 
-class NotAllowed(Violation):
-    """The caller may not do this to this task: 403."""
-
-    status = 403
-    title = "Forbidden"
-
-
-class InvalidInput(Violation):
-    """A field names something that does not fit (a non-member, a card in another column): 422."""
-
-    status = 422
-    title = "Invalid request"
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}", errors=[{"field": field, "in": "body", "message": message}])
+class InvalidInput(Invalid):
+    """A field names something that does not fit (a non-member, a card in another column)."""
 
 
 class Sort(StrEnum):
@@ -105,7 +87,7 @@ def holds_role(task: TaskState, who: Caller) -> bool:
     return task.assigned_role is None or who.is_admin or task.assigned_role in who.roles
 
 
-def claim_refusal(task: TaskState, who: Caller) -> Violation:
+def claim_refusal(task: TaskState, who: Caller) -> DomainError:
     """Why the conditional claim UPDATE matched no row, for a task that exists."""
     if not holds_role(task, who):
         return NotAllowed(f"only holders of the role {task.assigned_role!r} (or an admin) may claim this task")
@@ -236,7 +218,7 @@ DESCRIPTION_MAX = 10_000
 def check_requested_title(title: str) -> str:
     title = title.strip()
     if not title or len(title) > TITLE_MAX:
-        raise ValueError(f"a task title must be 1 to {TITLE_MAX} characters")
+        raise InvalidInput("title", f"a task title must be 1 to {TITLE_MAX} characters", location="event")
     return title
 
 

@@ -1,6 +1,6 @@
 """Commands in, rows and events out: each handler is one unit of work (rows + outbox commit
-together). HTTP commands come from api.py, workflow requests and identity events from
-consumers.py.
+together). api.py (HTTP) and consumers.py (workflow requests, identity events) build the
+commands; neither is seen here.
 
 Locking (docs/adr/0005-tasks-claim-and-kanban.md):
 - claim is one conditional UPDATE (Invariant 5): no lock is taken first, PostgreSQL's row lock
@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from byte_contracts import Envelope, new_event, payload_model
 from byte_contracts.enums import TaskOutcome, TaskStatus
-from byte_contracts.identity import Member
+from byte_contracts.errors import Conflict, NotFound
 from byte_contracts.tasks import (
     TaskClaimed,
     TaskCompleted,
@@ -32,13 +31,9 @@ from byte_contracts.tasks import (
     TaskUnclaimed,
     TaskUpdated,
 )
-from byte_contracts.workflow import TaskRequested
-from byte_platform.db import Database, row_in_org
-from byte_platform.http import Conflict, NotFound
-from byte_platform.identity import Identity
-from byte_platform.inbox import Inbox
-from byte_platform.logging import correlation_id
-from byte_platform.outbox import Outbox
+from byte_platform.context import Context, require_writer
+from byte_platform.db import row_in_org
+from byte_platform.unit_of_work import UnitOfWork, Work
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,14 +41,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from byte_tasks import domain
 from byte_tasks.domain import InvalidInput, TaskState
 from byte_tasks.models import STEP_UNIQUE, members, tasks
-from byte_tasks.schemas import Move, StatusChange, TaskCreate, TaskUpdate
+from byte_tasks.commands import (
+    ChangeTaskStatus,
+    ClaimTask,
+    CreateRequestedTask,
+    CreateTask,
+    DecideTask,
+    DeleteTask,
+    MoveTask,
+    RecordMember,
+    RemoveMember,
+    UnclaimTask,
+    UpdateTask,
+)
+from byte_tasks.schemas import Move
 
 PUBLIC_COLUMNS = [c for c in tasks.c if c.name != "org_id"]
 SYSTEM_ACTOR = "system:tasks"
-MEMBERSHIP_UPSERTS = frozenset({"identity.membership.created", "identity.membership.updated", "identity.user.updated"})
-MEMBERSHIP_REMOVALS = frozenset({"identity.membership.deleted", "identity.user.deleted"})
-IDENTITY_TYPES = MEMBERSHIP_UPSERTS | MEMBERSHIP_REMOVALS
-WORKFLOW_TYPES = frozenset({"workflow.task_requested"})
+WORKFLOW_CONSUMER = "tasks.workflow"
+IDENTITY_CONSUMER = "tasks.identity"
 
 T = TypeVar("T")
 
@@ -152,261 +158,250 @@ async def drop_position(session: AsyncSession, org_id: str, moving: uuid.UUID, c
 
 @dataclass
 class TaskHandlers:
-    db: Database
-    outbox: Outbox
-    workflow_inbox: Inbox
-    identity_inbox: Inbox
+    uow: UnitOfWork
 
-    async def _emit(self, session: AsyncSession, org_id: str, actor: str, event_type: str, subject: uuid.UUID,
-                    data: Any, causation_id: str | None = None) -> None:
-        await self.outbox.add(
-            session,
-            new_event(event_type, org_id=org_id, subject=str(subject), actor=actor, data=data,
-                      correlation_id=correlation_id.get(), causation_id=causation_id),
-        )
+    async def _locked(self, work: Work, task_id: uuid.UUID) -> Row:
+        return await row_in_org(work.session, tasks, PUBLIC_COLUMNS, task_id, work.ctx.org_id, "task", for_update=True)
 
-    async def _locked(self, session: AsyncSession, org_id: str, task_id: uuid.UUID) -> Row:
-        return await row_in_org(session, tasks, PUBLIC_COLUMNS, task_id, org_id, "task", for_update=True)
-
-    async def _is_member(self, session: AsyncSession, org_id: str, user_id: str) -> bool:
-        found = await session.scalar(
-            sa.select(sa.literal(1)).where(members.c.org_id == org_id, members.c.user_id == user_id, members.c.active)
+    async def _is_member(self, work: Work, user_id: str) -> bool:
+        found = await work.session.scalar(
+            sa.select(sa.literal(1)).where(members.c.org_id == work.ctx.org_id, members.c.user_id == user_id,
+                                           members.c.active)
         )
         return found is not None
 
-    async def _check_assignable(self, session: AsyncSession, who: Identity, user_id: str, field: str) -> None:
+    async def _check_assignable(self, work: Work, user_id: str, field: str) -> None:
         """The caller always counts as a member (their identity is verified; their membership
         event may not have arrived yet); anyone else must be in the members projection."""
-        if user_id != who.user_id and not await self._is_member(session, who.org_id, user_id):
+        if user_id != work.ctx.user_id and not await self._is_member(work, user_id):
             raise InvalidInput(field, f"{user_id} is not a member of this organization")
 
     async def _changing_status(
-        self, who: Identity, task_id: uuid.UUID, targets: Callable[[str], Iterable[str]],
-        work: Callable[[AsyncSession, Row], Awaitable[T]],
+        self, ctx: Context, task_id: uuid.UUID, targets: Callable[[str], Iterable[str]],
+        then: Callable[[Work, Row], Awaitable[T]],
     ) -> T:
         """A unit of work that may move the task between columns: column locks (source and
-        targets), then the row lock, then `work`."""
+        targets), then the row lock, then `then`."""
         for _ in range(5):
             try:
-                async with self.db.scoped(who.org_id) as session:
-                    status = await session.scalar(
-                        sa.select(tasks.c.status).where(tasks.c.id == task_id, tasks.c.org_id == who.org_id)
+                async with self.uow.begin(ctx) as work:
+                    status = await work.session.scalar(
+                        sa.select(tasks.c.status).where(tasks.c.id == task_id, tasks.c.org_id == ctx.org_id)
                     )
                     if status is None:
                         raise NotFound("task")
-                    await lock_columns(session, who.org_id, {status, *targets(status)})
-                    row = await self._locked(session, who.org_id, task_id)
+                    await lock_columns(work.session, ctx.org_id, {status, *targets(status)})
+                    row = await self._locked(work, task_id)
                     if row.status != status:
                         raise _Retry
-                    return await work(session, row)
+                    return await then(work, row)
             except _Retry:
                 continue
         raise Conflict("the task kept changing while this request ran; try again")
 
     async def _to_status(
-        self, session: AsyncSession, org_id: str, actor: str, row: Row, to: TaskStatus, *,
-        outcome: TaskOutcome | None = None, comment: str | None = None, position: float | None = None,
-        extra: dict[str, Any] | None = None, causation_id: str | None = None,
+        self, work: Work, row: Row, to: TaskStatus, *, outcome: TaskOutcome | None = None,
+        comment: str | None = None, position: float | None = None, extra: dict[str, Any] | None = None,
     ) -> TaskSnapshot:
         """Moves a task to another column (the caller holds both columns' locks) and emits
         task.status_changed, plus task.completed when it reached done."""
+        org_id = work.ctx.org_id
         values: dict[str, Any] = {"status": str(to), "updated_at": sa.func.now(), **(extra or {})}
-        values["position"] = position if position is not None else await bottom_of(session, org_id, str(to), row.id)
+        values["position"] = position if position is not None else await bottom_of(work.session, org_id, str(to), row.id)
         if to == TaskStatus.DONE:
             assert outcome is not None
             values.update(outcome=str(outcome), outcome_comment=comment, completed_at=sa.func.now())
         new = (
-            await session.execute(
+            await work.session.execute(
                 sa.update(tasks).where(tasks.c.id == row.id, tasks.c.org_id == org_id).values(**values)
                 .returning(*PUBLIC_COLUMNS)
             )
         ).one()
         task = snapshot(new)
-        await self._emit(session, org_id, actor, "task.status_changed", task.id,
-                         TaskStatusChanged(task=task, previous_status=row.status), causation_id)
+        await work.emit("task.status_changed", task.id, TaskStatusChanged(task=task, previous_status=row.status))
         if to == TaskStatus.DONE:
             assert outcome is not None
-            await self._emit(session, org_id, actor, "task.completed", task.id, TaskCompleted(
-                task=task, outcome=outcome, comment=comment, completed_by=actor,
+            await work.emit("task.completed", task.id, TaskCompleted(
+                task=task, outcome=outcome, comment=comment, completed_by=work.ctx.actor,
                 workflow_execution_id=task.workflow_execution_id, created_by_step_id=task.created_by_step_id,
-            ), causation_id)
+            ))
         return task
 
     # --- create / edit / delete ---
 
-    async def create(self, who: Identity, cmd: TaskCreate) -> TaskSnapshot:
-        async with self.db.scoped(who.org_id) as session:
-            if cmd.assigned_to is not None:
-                await self._check_assignable(session, who, cmd.assigned_to, "assigned_to")
-            await lock_columns(session, who.org_id, {TaskStatus.TODO})
-            position = await bottom_of(session, who.org_id, TaskStatus.TODO)
+    async def create(self, ctx: Context, cmd: CreateTask) -> TaskSnapshot:
+        require_writer(ctx)
+        async with self.uow.begin(ctx) as work:
+            if cmd.task.assigned_to is not None:
+                await self._check_assignable(work, cmd.task.assigned_to, "assigned_to")
+            await lock_columns(work.session, ctx.org_id, {TaskStatus.TODO})
+            position = await bottom_of(work.session, ctx.org_id, TaskStatus.TODO)
             row = (
-                await session.execute(
+                await work.session.execute(
                     sa.insert(tasks)
-                    .values(id=uuid.uuid4(), org_id=who.org_id, **cmd.model_dump(mode="python"),
-                            status=str(TaskStatus.TODO), position=position, created_by=who.user_id)
+                    .values(id=uuid.uuid4(), org_id=ctx.org_id, **cmd.task.model_dump(mode="python"),
+                            status=str(TaskStatus.TODO), position=position, created_by=ctx.user_id)
                     .returning(*PUBLIC_COLUMNS)
                 )
             ).one()
             task = snapshot(row)
-            await self._emit(session, who.org_id, who.actor, "task.created", task.id, TaskCreated(task=task))
+            await work.emit("task.created", task.id, TaskCreated(task=task))
         return task
 
-    async def update(self, who: Identity, task_id: uuid.UUID, cmd: TaskUpdate) -> TaskSnapshot:
-        requested = cmd.model_dump(exclude_unset=True)
-        async with self.db.scoped(who.org_id) as session:
-            current = await self._locked(session, who.org_id, task_id)
-            domain.check_edit(TaskState.of(current), who, set(requested))
+    async def update(self, ctx: Context, cmd: UpdateTask) -> TaskSnapshot:
+        require_writer(ctx)
+        requested = cmd.changes.model_dump(exclude_unset=True)
+        async with self.uow.begin(ctx) as work:
+            current = await self._locked(work, cmd.task_id)
+            domain.check_edit(TaskState.of(current), ctx, set(requested))
             changed = domain.changes(dict(current._mapping), requested)
             if not changed:
                 return snapshot(current)
             if changed.get("assigned_to") is not None:
-                await self._check_assignable(session, who, changed["assigned_to"], "assigned_to")
-            for name in ("priority",):
-                if name in changed:
-                    changed[name] = str(changed[name])
+                await self._check_assignable(work, changed["assigned_to"], "assigned_to")
+            if "priority" in changed:
+                changed["priority"] = str(changed["priority"])
             row = (
-                await session.execute(
-                    sa.update(tasks).where(tasks.c.id == task_id, tasks.c.org_id == who.org_id)
+                await work.session.execute(
+                    sa.update(tasks).where(tasks.c.id == cmd.task_id, tasks.c.org_id == ctx.org_id)
                     .values(**changed, updated_at=sa.func.now()).returning(*PUBLIC_COLUMNS)
                 )
             ).one()
             task = snapshot(row)
-            await self._emit(session, who.org_id, who.actor, "task.updated", task.id,
-                             TaskUpdated(task=task, changed_fields=sorted(changed)))
+            await work.emit("task.updated", task.id, TaskUpdated(task=task, changed_fields=sorted(changed)))
         return task
 
-    async def delete(self, who: Identity, task_id: uuid.UUID) -> None:
-        async with self.db.scoped(who.org_id) as session:
-            current = await self._locked(session, who.org_id, task_id)
-            domain.check_delete(TaskState.of(current), who)
-            await session.execute(sa.delete(tasks).where(tasks.c.id == task_id, tasks.c.org_id == who.org_id))
-            await self._emit(session, who.org_id, who.actor, "task.deleted", task_id, TaskDeleted(
-                task_id=task_id, workflow_execution_id=current.workflow_execution_id,
+    async def delete(self, ctx: Context, cmd: DeleteTask) -> None:
+        require_writer(ctx)
+        async with self.uow.begin(ctx) as work:
+            current = await self._locked(work, cmd.task_id)
+            domain.check_delete(TaskState.of(current), ctx)
+            await work.session.execute(sa.delete(tasks).where(tasks.c.id == cmd.task_id, tasks.c.org_id == ctx.org_id))
+            await work.emit("task.deleted", cmd.task_id, TaskDeleted(
+                task_id=cmd.task_id, workflow_execution_id=current.workflow_execution_id,
                 created_by_step_id=current.created_by_step_id,
             ))
 
     # --- claiming ---
 
-    async def claim(self, who: Identity, task_id: uuid.UUID) -> TaskSnapshot:
-        """Invariant 5: one conditional UPDATE. Concurrent claimers queue on the row lock; the
-        first commits, every other re-checks `assigned_to IS NULL` against the committed row,
-        matches nothing and is told who holds it."""
+    async def claim(self, ctx: Context, cmd: ClaimTask) -> TaskSnapshot:
+        """One conditional UPDATE. Concurrent claimers queue on the row lock; the first commits,
+        every other re-checks `assigned_to IS NULL` against the committed row, matches nothing
+        and is told who holds it."""
+        require_writer(ctx)
         stmt = sa.update(tasks).where(
-            tasks.c.id == task_id,
-            tasks.c.org_id == who.org_id,
+            tasks.c.id == cmd.task_id,
+            tasks.c.org_id == ctx.org_id,
             tasks.c.assigned_to.is_(None),
             tasks.c.status != str(TaskStatus.DONE),
         )
-        if not who.is_admin:
-            stmt = stmt.where(sa.or_(tasks.c.assigned_role.is_(None), tasks.c.assigned_role.in_(sorted(who.roles))))
-        stmt = stmt.values(assigned_to=who.user_id, updated_at=sa.func.now()).returning(*PUBLIC_COLUMNS)
-        async with self.db.scoped(who.org_id) as session:
-            row = (await session.execute(stmt)).one_or_none()
+        if not ctx.is_admin:
+            stmt = stmt.where(sa.or_(tasks.c.assigned_role.is_(None), tasks.c.assigned_role.in_(sorted(ctx.roles))))
+        stmt = stmt.values(assigned_to=ctx.user_id, updated_at=sa.func.now()).returning(*PUBLIC_COLUMNS)
+        async with self.uow.begin(ctx) as work:
+            row = (await work.session.execute(stmt)).one_or_none()
             if row is None:
-                current = await row_in_org(session, tasks, PUBLIC_COLUMNS, task_id, who.org_id, "task")
-                raise domain.claim_refusal(TaskState.of(current), who)
+                current = await row_in_org(work.session, tasks, PUBLIC_COLUMNS, cmd.task_id, ctx.org_id, "task")
+                raise domain.claim_refusal(TaskState.of(current), ctx)
             task = snapshot(row)
-            await self._emit(session, who.org_id, who.actor, "task.claimed", task.id,
-                             TaskClaimed(task=task, claimed_by=who.user_id))
+            await work.emit("task.claimed", task.id, TaskClaimed(task=task, claimed_by=ctx.user_id))
         return task
 
-    async def unclaim(self, who: Identity, task_id: uuid.UUID) -> TaskSnapshot:
+    async def unclaim(self, ctx: Context, cmd: UnclaimTask) -> TaskSnapshot:
         """Back to the pool: unassigned, and in_progress goes back to todo."""
+        require_writer(ctx)
 
-        async def work(session: AsyncSession, row: Row) -> TaskSnapshot:
-            domain.check_unclaim(TaskState.of(row), who)
-            return await self._release(session, who.org_id, who.actor, row, "unclaimed")
+        async def then(work: Work, row: Row) -> TaskSnapshot:
+            domain.check_unclaim(TaskState.of(row), ctx)
+            return await self._release(work, row, "unclaimed")
 
-        return await self._changing_status(who, task_id, lambda _: {TaskStatus.TODO}, work)
+        return await self._changing_status(ctx, cmd.task_id, lambda _: {TaskStatus.TODO}, then)
 
-    async def _release(self, session: AsyncSession, org_id: str, actor: str, row: Row, reason: str,
-                       causation_id: str | None = None) -> TaskSnapshot:
+    async def _release(self, work: Work, row: Row, reason: str) -> TaskSnapshot:
         """Unassigns a task whose columns (its own and todo) the caller has locked."""
         if row.status == TaskStatus.IN_PROGRESS:
-            task = await self._to_status(session, org_id, actor, row, TaskStatus.TODO,
-                                         extra={"assigned_to": None}, causation_id=causation_id)
+            task = await self._to_status(work, row, TaskStatus.TODO, extra={"assigned_to": None})
         else:
             new = (
-                await session.execute(
-                    sa.update(tasks).where(tasks.c.id == row.id, tasks.c.org_id == org_id)
+                await work.session.execute(
+                    sa.update(tasks).where(tasks.c.id == row.id, tasks.c.org_id == work.ctx.org_id)
                     .values(assigned_to=None, updated_at=sa.func.now()).returning(*PUBLIC_COLUMNS)
                 )
             ).one()
             task = snapshot(new)
-        await self._emit(session, org_id, actor, "task.unclaimed", task.id,
-                         TaskUnclaimed(task=task, previous_assignee=row.assigned_to, reason=reason), causation_id)
+        await work.emit("task.unclaimed", task.id,
+                        TaskUnclaimed(task=task, previous_assignee=row.assigned_to, reason=reason))
         return task
 
     # --- working it ---
 
-    async def set_status(self, who: Identity, task_id: uuid.UUID, cmd: StatusChange) -> TaskSnapshot:
+    async def change_status(self, ctx: Context, cmd: ChangeTaskStatus) -> TaskSnapshot:
+        require_writer(ctx)
         if cmd.comment is not None and cmd.status != TaskStatus.DONE:
             raise InvalidInput("comment", "only a change to done takes a comment")
 
-        async def work(session: AsyncSession, row: Row) -> TaskSnapshot:
-            effect = domain.check_status_change(TaskState.of(row), who, cmd.status)
+        async def then(work: Work, row: Row) -> TaskSnapshot:
+            effect = domain.check_status_change(TaskState.of(row), ctx, cmd.status)
             if effect == "noop":
                 return snapshot(row)
             outcome = TaskOutcome.COMPLETED if effect == "complete" else None
-            return await self._to_status(session, who.org_id, who.actor, row, cmd.status,
-                                         outcome=outcome, comment=cmd.comment)
+            return await self._to_status(work, row, cmd.status, outcome=outcome, comment=cmd.comment)
 
-        return await self._changing_status(who, task_id, lambda _: {cmd.status}, work)
+        return await self._changing_status(ctx, cmd.task_id, lambda _: {cmd.status}, then)
 
-    async def decide(self, who: Identity, task_id: uuid.UUID, outcome: TaskOutcome, comment: str | None) -> TaskSnapshot:
+    async def decide(self, ctx: Context, cmd: DecideTask) -> TaskSnapshot:
         """approve / reject an approval task (reject's comment is required by its schema)."""
+        require_writer(ctx)
 
-        async def work(session: AsyncSession, row: Row) -> TaskSnapshot:
-            domain.check_decision(TaskState.of(row), who, outcome)
-            return await self._to_status(session, who.org_id, who.actor, row, TaskStatus.DONE,
-                                         outcome=outcome, comment=comment)
+        async def then(work: Work, row: Row) -> TaskSnapshot:
+            domain.check_decision(TaskState.of(row), ctx, cmd.outcome)
+            return await self._to_status(work, row, TaskStatus.DONE, outcome=cmd.outcome, comment=cmd.comment)
 
-        return await self._changing_status(who, task_id, lambda _: {TaskStatus.DONE}, work)
+        return await self._changing_status(ctx, cmd.task_id, lambda _: {TaskStatus.DONE}, then)
 
-    async def move(self, who: Identity, task_id: uuid.UUID, cmd: Move) -> TaskSnapshot:
+    async def move(self, ctx: Context, cmd: MoveTask) -> TaskSnapshot:
         """Kanban drop: a reorder within a column (task.updated, `position`), or a status change
         to another column at the dropped place."""
+        require_writer(ctx)
+        move = cmd.move
 
-        async def work(session: AsyncSession, row: Row) -> TaskSnapshot:
-            effect = domain.check_move(TaskState.of(row), who, cmd.status)
-            position = await drop_position(session, who.org_id, row.id, cmd)
+        async def then(work: Work, row: Row) -> TaskSnapshot:
+            effect = domain.check_move(TaskState.of(row), ctx, move.status)
+            position = await drop_position(work.session, ctx.org_id, row.id, move)
             if effect == "reorder":
                 new = (
-                    await session.execute(
-                        sa.update(tasks).where(tasks.c.id == row.id, tasks.c.org_id == who.org_id)
+                    await work.session.execute(
+                        sa.update(tasks).where(tasks.c.id == row.id, tasks.c.org_id == ctx.org_id)
                         .values(position=position, updated_at=sa.func.now()).returning(*PUBLIC_COLUMNS)
                     )
                 ).one()
                 task = snapshot(new)
-                await self._emit(session, who.org_id, who.actor, "task.updated", task.id,
-                                 TaskUpdated(task=task, changed_fields=["position"]))
+                await work.emit("task.updated", task.id, TaskUpdated(task=task, changed_fields=["position"]))
                 return task
             outcome = TaskOutcome.COMPLETED if effect == "complete" else None
-            return await self._to_status(session, who.org_id, who.actor, row, cmd.status,
-                                         outcome=outcome, position=position)
+            return await self._to_status(work, row, move.status, outcome=outcome, position=position)
 
-        return await self._changing_status(who, task_id, lambda _: {cmd.status}, work)
+        return await self._changing_status(ctx, cmd.task_id, lambda _: {move.status}, then)
 
     # --- from other services ---
 
-    async def request_task(self, envelope: Envelope) -> None:
-        """`workflow.task_requested`: create the step's task once. The inbox drops a redelivered
-        envelope; the (org, execution, step) unique key drops a retried request under a new id."""
-        request = TaskRequested.model_validate(envelope.data)
+    async def create_requested(self, ctx: Context, cmd: CreateRequestedTask) -> TaskSnapshot | None:
+        """Creates the step's task once. The inbox drops a redelivered envelope; the
+        (org, execution, step) unique key drops a retried request under a new id."""
+        request = cmd.request
         title = domain.check_requested_title(request.title)
-        org_id = envelope.org_id
-        async with self.db.scoped(org_id) as session:
-            if not await self.workflow_inbox.claim(session, envelope):
-                return
+        org_id = ctx.org_id
+        async with self.uow.begin(ctx) as work:
+            if ctx.causation_id and not await work.first_time(WORKFLOW_CONSUMER, ctx.causation_id):
+                return None
             assigned_to, metadata = request.assigned_to, dict(request.metadata)
-            if assigned_to is not None and not await self._is_member(session, org_id, assigned_to):
+            if assigned_to is not None and not await self._is_member(work, assigned_to):
                 metadata["unresolved_assignee"] = assigned_to
                 assigned_to = None
-            await lock_columns(session, org_id, {TaskStatus.TODO})
-            position = await bottom_of(session, org_id, TaskStatus.TODO)
+            await lock_columns(work.session, org_id, {TaskStatus.TODO})
+            position = await bottom_of(work.session, org_id, TaskStatus.TODO)
             row = (
-                await session.execute(
+                await work.session.execute(
                     insert(tasks)
                     .values(
                         id=uuid.uuid4(), org_id=org_id, workflow_execution_id=request.execution_id,
@@ -414,57 +409,57 @@ class TaskHandlers:
                         description=(request.description or None) and request.description[: domain.DESCRIPTION_MAX],
                         task_type=str(request.task_type), priority=str(request.priority), status=str(TaskStatus.TODO),
                         assigned_to=assigned_to, assigned_role=request.assigned_role, position=position,
-                        due_date=domain.requested_due_date(request.due_date, request.due_in_seconds, envelope.occurred_at),
-                        created_by=envelope.actor, metadata=metadata,
+                        due_date=domain.requested_due_date(request.due_date, request.due_in_seconds, cmd.requested_at),
+                        created_by=ctx.actor, metadata=metadata,
                     )
                     .on_conflict_do_nothing(constraint=STEP_UNIQUE)
                     .returning(*PUBLIC_COLUMNS)
                 )
             ).one_or_none()
             if row is None:
-                return
+                return None
             task = snapshot(row)
-            await self._emit(session, org_id, envelope.actor, "task.created", task.id, TaskCreated(task=task),
-                             causation_id=str(envelope.id))
+            await work.emit("task.created", task.id, TaskCreated(task=task))
+        return task
 
-    async def apply_identity(self, envelope: Envelope) -> None:
-        """The gateway's membership events into the `members` projection; a removed member's
-        open tasks go back to the pool (task.unclaimed, reason `member_removed`)."""
-        data = payload_model(envelope.type).model_validate(envelope.data)
-        org_id = envelope.org_id
-        async with self.db.scoped(org_id) as session:
-            if not await self.identity_inbox.claim(session, envelope):
+    async def record_member(self, ctx: Context, cmd: RecordMember) -> None:
+        """The gateway's membership events into the `members` projection."""
+        async with self.uow.begin(ctx) as work:
+            if ctx.causation_id and not await work.first_time(IDENTITY_CONSUMER, ctx.causation_id):
                 return
-            if envelope.type in MEMBERSHIP_UPSERTS:
-                member: Member = data.member  # type: ignore[attr-defined]
-                await self._put_member(session, envelope, member.user_id, active=True, roles=member.roles,
-                                       email=member.email, first_name=member.first_name, last_name=member.last_name)
+            await self._put_member(work, cmd.user_id, cmd.as_of, active=True, roles=cmd.roles, email=cmd.email,
+                                   first_name=cmd.first_name, last_name=cmd.last_name)
+
+    async def remove_member(self, ctx: Context, cmd: RemoveMember) -> None:
+        """A removed member's open tasks go back to the pool (task.unclaimed, reason
+        `member_removed`)."""
+        async with self.uow.begin(ctx) as work:
+            if ctx.causation_id and not await work.first_time(IDENTITY_CONSUMER, ctx.causation_id):
                 return
-            user_id: str = data.user_id  # type: ignore[attr-defined]
-            if not await self._put_member(session, envelope, user_id, active=False, roles=[]):
+            if not await self._put_member(work, cmd.user_id, cmd.as_of, active=False, roles=[]):
                 return  # an older removal than what we know: nothing to undo
-            await lock_columns(session, org_id, {TaskStatus.TODO, TaskStatus.IN_PROGRESS})
+            await lock_columns(work.session, ctx.org_id, {TaskStatus.TODO, TaskStatus.IN_PROGRESS})
             rows = (
-                await session.execute(
+                await work.session.execute(
                     sa.select(*PUBLIC_COLUMNS)
-                    .where(tasks.c.org_id == org_id, tasks.c.assigned_to == user_id,
+                    .where(tasks.c.org_id == ctx.org_id, tasks.c.assigned_to == cmd.user_id,
                            tasks.c.status != str(TaskStatus.DONE))
                     .order_by(tasks.c.created_at, tasks.c.id)
                     .with_for_update()
                 )
             ).all()
             for row in rows:
-                await self._release(session, org_id, SYSTEM_ACTOR, row, "member_removed", causation_id=str(envelope.id))
+                await self._release(work, row, "member_removed")
 
-    async def _put_member(self, session: AsyncSession, envelope: Envelope, user_id: str, *, active: bool,
-                          roles: list[str], **profile: Any) -> bool:
-        """Last writer by event time wins; returns whether this event was applied."""
-        stmt = insert(members).values(org_id=envelope.org_id, user_id=user_id, roles=roles, active=active,
-                                      as_of=envelope.occurred_at, **profile)
+    async def _put_member(self, work: Work, user_id: str, as_of: Any, *, active: bool, roles: list[str],
+                          **profile: Any) -> bool:
+        """Last writer by event time wins; returns whether this change was applied."""
+        stmt = insert(members).values(org_id=work.ctx.org_id, user_id=user_id, roles=roles, active=active,
+                                      as_of=as_of, **profile)
         update = {"roles": stmt.excluded.roles, "active": stmt.excluded.active, "as_of": stmt.excluded.as_of}
         update.update({k: stmt.excluded[k] for k in profile})
         stmt = stmt.on_conflict_do_update(
             index_elements=[members.c.org_id, members.c.user_id], set_=update,
             where=members.c.as_of <= stmt.excluded.as_of,
         ).returning(members.c.user_id)
-        return (await session.scalar(stmt)) is not None
+        return (await work.session.scalar(stmt)) is not None

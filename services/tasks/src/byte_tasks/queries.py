@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from byte_contracts.enums import TaskPriority, TaskStatus, TaskType
 from byte_contracts.tasks import TaskSnapshot
 from byte_platform.db import Database, row_in_org
-from byte_platform.identity import Identity
+from byte_platform.context import Context
 from byte_platform.pagination import Keyset, dump_time, parse_time
 
 from byte_tasks.domain import Sort
@@ -102,13 +102,13 @@ def _number(value: Any) -> float:
 class TaskQueries:
     db: Database
 
-    async def get(self, who: Identity, task_id: uuid.UUID) -> TaskSnapshot:
-        async with self.db.scoped(who.org_id) as session:
-            return snapshot(await row_in_org(session, tasks, PUBLIC_COLUMNS, task_id, who.org_id, "task"))
+    async def get(self, ctx: Context, task_id: uuid.UUID) -> TaskSnapshot:
+        async with self.db.scoped(ctx.org_id) as session:
+            return snapshot(await row_in_org(session, tasks, PUBLIC_COLUMNS, task_id, ctx.org_id, "task"))
 
-    async def page(self, who: Identity, f: TaskFilter, limit: int, cursor: str | None) -> tuple[list[TaskSnapshot], str | None]:
+    async def page(self, ctx: Context, f: TaskFilter, limit: int, cursor: str | None) -> tuple[list[TaskSnapshot], str | None]:
         keyset = f.keyset
-        stmt = keyset.page(sa.select(*PUBLIC_COLUMNS).where(*f.where(who.org_id)), cursor, limit)
-        async with self.db.scoped(who.org_id) as session:
+        stmt = keyset.page(sa.select(*PUBLIC_COLUMNS).where(*f.where(ctx.org_id)), cursor, limit)
+        async with self.db.scoped(ctx.org_id) as session:
             rows, next_cursor = keyset.split((await session.execute(stmt)).all(), limit)
         return [snapshot(r) for r in rows], next_cursor

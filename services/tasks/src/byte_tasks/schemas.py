@@ -19,6 +19,7 @@ RoleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                             pattern=r"^[A-Za-z0-9_.:-]+$")]
 Comment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 
+PAGE_SIZE_MAX = 200
 METADATA_MAX_BYTES = 16_384
 
 

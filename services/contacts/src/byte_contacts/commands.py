@@ -1,0 +1,43 @@
+"""What may be asked of the contacts service, whoever asks: an HTTP route or a consumer builds
+one of these and hands it, with a `Context`, to a handler."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from byte_contacts.schemas import ContactCreate, ContactUpdate, ContactUpsert
+
+
+@dataclass(frozen=True)
+class CreateContact:
+    contact: ContactCreate
+
+
+@dataclass(frozen=True)
+class UpdateContact:
+    contact_id: uuid.UUID
+    changes: ContactUpdate
+    """Only the fields set are changed; `null` clears an optional one."""
+
+
+@dataclass(frozen=True)
+class DeleteContact:
+    contact_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class UpsertContact:
+    """Create, or update the contact with this email (only the fields set; tags added,
+    metadata merged)."""
+
+    contact: ContactUpsert
+
+
+@dataclass(frozen=True)
+class TakeInApplicant:
+    """An intake form's applicant: upserted by email when there is one, created otherwise;
+    once per submission, however often the submission's event is delivered."""
+
+    submission_id: str
+    applicant: ContactCreate
