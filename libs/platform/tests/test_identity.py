@@ -53,3 +53,14 @@ def test_forgeries_are_refused():
     for token in attempts:
         with pytest.raises(InvalidIdentity):
             verifier.verify(token)
+
+
+def test_a_remembered_identity_is_refused_once_it_expires():
+    verifier = IdentityVerifier(PUBLIC)
+    fresh = mint(PRIVATE, user_id="u", org_id="o", roles=["admin"])
+    assert verifier.verify(fresh) is verifier.verify(fresh)  # the second answer is the remembered one
+    stale = mint(PRIVATE, user_id="u", org_id="o", roles=["admin"], ttl_seconds=-60)
+    # as if it had verified while still valid: past its expiry the cache must not vouch for it
+    verifier._verified[stale] = (verifier.verify(fresh), time.time() - 1)
+    with pytest.raises(InvalidIdentity):
+        verifier.verify(stale)

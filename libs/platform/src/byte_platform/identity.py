@@ -70,12 +70,33 @@ def mint(
 
 
 class IdentityVerifier:
+    """Verifies identities, remembering the ones it verified until they expire: the gateway
+    reuses one identity per caller for most of its life, so a signature is checked once, not on
+    every request. A remembered token is the same bytes that verified, so it is as good as
+    verifying again, except for the clock, which is checked on every hit."""
+
+    CACHE_SIZE = 10_000
+
     def __init__(self, public_key_pem: str, *, issuer: str = "byte-gateway", audience: str = "byte-services") -> None:
         self._key = serialization.load_pem_public_key(public_key_pem.encode())
         self._issuer = issuer
         self._audience = audience
+        self._verified: dict[str, tuple[Identity, float]] = {}
 
     def verify(self, token: str) -> Identity:
+        hit = self._verified.get(token)
+        if hit is not None:
+            identity, expires_at = hit
+            if time.time() < expires_at:
+                return identity
+            del self._verified[token]
+        identity, expires_at = self._verify(token)
+        if len(self._verified) >= self.CACHE_SIZE:
+            self._verified.clear()  # simplest bound: a burst of distinct callers starts over
+        self._verified[token] = (identity, expires_at)
+        return identity
+
+    def _verify(self, token: str) -> tuple[Identity, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -94,4 +115,5 @@ class IdentityVerifier:
             raise InvalidIdentity("identity carries no org")
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise InvalidIdentity("roles must be a list of strings")
-        return Identity(user_id=claims["sub"], org_id=org_id, roles=frozenset(roles))
+        # remembered until verifying again would fail: its expiry plus the same leeway
+        return Identity(user_id=claims["sub"], org_id=org_id, roles=frozenset(roles)), float(claims["exp"]) + 5

@@ -8,12 +8,13 @@ from typing import Annotated
 
 from byte_contracts.enums import ContactStatus
 from byte_platform.http import CurrentContext
+from byte_platform.responses import JsonBytes, page_response
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from byte_contacts.commands import CreateContact, DeleteContact, UpdateContact, UpsertContact
 from byte_contacts.domain import Sort, parse_sort
-from byte_contacts.handlers import ContactHandlers
+from byte_contacts.handlers import PUBLIC_COLUMNS, ContactHandlers
 from byte_contacts.queries import ContactFilter, ContactQueries
 from byte_contacts.schemas import (
     PAGE_SIZE_MAX,
@@ -28,6 +29,7 @@ from byte_contacts.schemas import (
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 
 SORT_PATTERN = "^-?(" + "|".join(s.value for s in Sort) + ")$"
+PUBLIC_FIELDS = [c.name for c in PUBLIC_COLUMNS]
 
 
 # Dependencies are `async def` so FastAPI runs them on the event loop, not in a thread.
@@ -56,7 +58,7 @@ async def contact_filter(
 Filter = Annotated[ContactFilter, Depends(contact_filter)]
 
 
-@router.get("", response_model=ContactPage)
+@router.get("", response_model=ContactPage, response_class=JsonBytes)
 async def list_contacts(
     ctx: CurrentContext,
     queries: Queries,
@@ -64,9 +66,9 @@ async def list_contacts(
     request: Request,
     limit: Annotated[int | None, Query(ge=1, le=PAGE_SIZE_MAX)] = None,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
-) -> ContactPage:
-    items, next_cursor = await queries.page(ctx, f, limit or request.app.state.settings.page_size_default, cursor)
-    return ContactPage(items=items, next_cursor=next_cursor)
+) -> JsonBytes:
+    rows, next_cursor = await queries.page(ctx, f, limit or request.app.state.settings.page_size_default, cursor)
+    return page_response(rows, PUBLIC_FIELDS, next_cursor)
 
 
 @router.get("/export", response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}}}})

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -76,14 +76,12 @@ class ContactQueries:
             row = await row_in_org(session, contacts, PUBLIC_COLUMNS, contact_id, ctx.org_id, "contact")
         return ContactPublic.model_validate(dict(row._mapping))
 
-    async def page(
-        self, ctx: Context, f: ContactFilter, limit: int, cursor: str | None
-    ) -> tuple[list[ContactPublic], str | None]:
+    async def page(self, ctx: Context, f: ContactFilter, limit: int, cursor: str | None) -> tuple[Sequence[Any], str | None]:
+        """A page of rows (the public columns, plus the sort key) and the next page's cursor."""
         keyset = f.keyset
         stmt = keyset.page(sa.select(*PUBLIC_COLUMNS).where(*f.where(ctx.org_id)), cursor, limit)
         async with self.db.scoped(ctx.org_id) as session:
-            rows, next_cursor = keyset.split((await session.execute(stmt)).all(), limit)
-        return [ContactPublic.model_validate(dict(r._mapping)) for r in rows], next_cursor
+            return keyset.split((await session.execute(stmt)).all(), limit)
 
     async def export_csv(self, ctx: Context, f: ContactFilter) -> AsyncIterator[str]:
         """Yields CSV text a chunk of rows at a time, straight from a server-side cursor."""

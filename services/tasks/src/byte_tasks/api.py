@@ -11,6 +11,7 @@ from typing import Annotated
 
 from byte_contracts.enums import TaskOutcome, TaskPriority, TaskStatus, TaskType
 from byte_platform.http import CurrentContext
+from byte_platform.responses import JsonBytes, page_response
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import AwareDatetime
 
@@ -25,7 +26,7 @@ from byte_tasks.commands import (
     UpdateTask,
 )
 from byte_tasks.domain import Sort, parse_sort
-from byte_tasks.handlers import TaskHandlers
+from byte_tasks.handlers import PUBLIC_COLUMNS, TaskHandlers
 from byte_tasks.queries import TaskFilter, TaskQueries
 from byte_tasks.schemas import (
     PAGE_SIZE_MAX,
@@ -42,6 +43,7 @@ from byte_tasks.schemas import (
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
 SORT_PATTERN = "^-?(" + "|".join(s.value for s in Sort) + ")$"
+PUBLIC_FIELDS = [c.name for c in PUBLIC_COLUMNS]
 
 
 def _handlers(request: Request) -> TaskHandlers:
@@ -67,7 +69,7 @@ def _page_size(request: Request, limit: int | None) -> int:
     return limit or request.app.state.settings.page_size_default
 
 
-@router.get("", response_model=TaskPage)
+@router.get("", response_model=TaskPage, response_class=JsonBytes)
 async def list_tasks(
     ctx: CurrentContext,
     queries: Queries,
@@ -86,7 +88,7 @@ async def list_tasks(
     sort: SortParam = "-created_at",
     limit: Limit = None,
     cursor: Cursor = None,
-) -> TaskPage:
+) -> JsonBytes:
     key, descending = parse_sort(sort)
     f = TaskFilter(
         assignee=ctx.user_id if assignee == "me" else (None if assignee in (None, "none") else assignee),
@@ -94,20 +96,20 @@ async def list_tasks(
         contact=contact, task_type=task_type, priority=priority, due_before=due_before, due_after=due_after,
         overdue=overdue, sort=key, descending=descending,
     )
-    items, next_cursor = await queries.page(ctx, f, _page_size(request, limit), cursor)
-    return TaskPage(items=[public(t) for t in items], next_cursor=next_cursor)
+    rows, next_cursor = await queries.page(ctx, f, _page_size(request, limit), cursor)
+    return page_response(rows, PUBLIC_FIELDS, next_cursor)
 
 
-@router.get("/available", response_model=TaskPage)
+@router.get("/available", response_model=TaskPage, response_class=JsonBytes)
 async def available_tasks(
     ctx: CurrentContext, queries: Queries, request: Request,
     sort: SortParam = "-created_at", limit: Limit = None, cursor: Cursor = None,
-) -> TaskPage:
+) -> JsonBytes:
     """Unclaimed, open tasks assigned to one of the caller's roles: what they may claim."""
     key, descending = parse_sort(sort)
     f = TaskFilter(available_for=frozenset(ctx.roles), sort=key, descending=descending)
-    items, next_cursor = await queries.page(ctx, f, _page_size(request, limit), cursor)
-    return TaskPage(items=[public(t) for t in items], next_cursor=next_cursor)
+    rows, next_cursor = await queries.page(ctx, f, _page_size(request, limit), cursor)
+    return page_response(rows, PUBLIC_FIELDS, next_cursor)
 
 
 @router.post("", response_model=TaskPublic, status_code=status.HTTP_201_CREATED)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -106,9 +107,9 @@ class TaskQueries:
         async with self.db.scoped(ctx.org_id) as session:
             return snapshot(await row_in_org(session, tasks, PUBLIC_COLUMNS, task_id, ctx.org_id, "task"))
 
-    async def page(self, ctx: Context, f: TaskFilter, limit: int, cursor: str | None) -> tuple[list[TaskSnapshot], str | None]:
+    async def page(self, ctx: Context, f: TaskFilter, limit: int, cursor: str | None) -> tuple[Sequence[Any], str | None]:
+        """A page of rows (the public columns, plus the sort key) and the next page's cursor."""
         keyset = f.keyset
         stmt = keyset.page(sa.select(*PUBLIC_COLUMNS).where(*f.where(ctx.org_id)), cursor, limit)
         async with self.db.scoped(ctx.org_id) as session:
-            rows, next_cursor = keyset.split((await session.execute(stmt)).all(), limit)
-        return [snapshot(r) for r in rows], next_cursor
+            return keyset.split((await session.execute(stmt)).all(), limit)
