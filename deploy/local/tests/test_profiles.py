@@ -28,6 +28,7 @@ package = "byte_contacts"
 port = 8001
 database = "contacts"
 alembic = "services/contacts/alembic.ini"
+routes = ["/v1/contacts"]
 
 [services.gateway]
 package = "byte_gateway"
@@ -78,12 +79,17 @@ def test_service_ports_shift_in_test_profile(registry: Path) -> None:
     test = {s.name: s.port for s in load_services(get_profile("test"), registry)}
     assert dev == {"contacts": 8001, "gateway": 8000}
     assert test == {"contacts": 18001, "gateway": 18000}
+    routes = {s.name: s.routes for s in load_services(get_profile("dev"), registry)}
+    assert routes == {"contacts": ("/v1/contacts",), "gateway": ()}
 
 
 def test_registry_validation(tmp_path: Path) -> None:
     bad = tmp_path / "s.toml"
     bad.write_text('[services.x]\npackage = "x"\n')
     with pytest.raises(ValueError, match="needs package and port"):
+        load_services(get_profile("dev"), bad)
+    bad.write_text('[services.x]\npackage = "x"\nport = 1\nroutes = "/v1/x"\n')
+    with pytest.raises(ValueError, match="routes must be a list of paths"):
         load_services(get_profile("dev"), bad)
     bad.write_text('[services.a]\npackage="a"\nport=1\n[services.b]\npackage="b"\nport=1\n')
     with pytest.raises(ValueError, match="share a port"):

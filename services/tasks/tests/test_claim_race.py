@@ -1,4 +1,4 @@
-"""Invariant 5 through the real HTTP stack: 200 concurrent claims of one task, 20 times over;
+"""A task is claimed by exactly one user, through the real HTTP stack: 200 concurrent claims of one task, 20 times over;
 exactly one winner each time, every other caller a 409 naming the winner."""
 
 import asyncio

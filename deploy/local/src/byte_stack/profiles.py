@@ -68,6 +68,7 @@ class Service:
     port: int  # already shifted for the profile
     database: str | None = None
     alembic: str | None = None
+    routes: tuple[str, ...] = ()  # public path prefixes the gateway forwards to this service
 
 
 def default_registry(root: Path | None = None) -> Path:
@@ -81,9 +82,12 @@ def load_services(profile: Profile, path: Path | None = None) -> list[Service]:
     data = tomllib.loads(path.read_text())
     services = []
     for name, spec in (data.get("services") or {}).items():
-        unknown = set(spec) - {"package", "port", "database", "alembic"}
+        unknown = set(spec) - {"package", "port", "database", "alembic", "routes"}
         if unknown or "package" not in spec or "port" not in spec:
             raise ValueError(f"{path}: [services.{name}] needs package and port (unknown keys: {sorted(unknown)})")
+        routes = spec.get("routes", [])
+        if not isinstance(routes, list) or not all(isinstance(r, str) and r.startswith("/") for r in routes):
+            raise ValueError(f'{path}: [services.{name}] routes must be a list of paths, e.g. ["/v1/{name}"]')
         services.append(
             Service(
                 name=name,
@@ -91,6 +95,7 @@ def load_services(profile: Profile, path: Path | None = None) -> list[Service]:
                 port=int(spec["port"]) + profile.service_port_offset,
                 database=spec.get("database"),
                 alembic=spec.get("alembic"),
+                routes=tuple(routes),
             )
         )
     ports = [s.port for s in services]

@@ -10,7 +10,7 @@ class ContactStatus(StrEnum):
 
 
 class ExecutionStatus(StrEnum):
-    """The default statuses of an applicant case (roadmap seed, "Workflow Statuses").
+    """The default statuses of an applicant case (DEFAULT_EXECUTION_STATUSES below).
 
     Definitions may carry their own status list; these are what a new org starts with.
     """

@@ -1,6 +1,6 @@
 """HTTP routes: parse, check the caller may write, call a handler or query, shape the answer.
 
-Actions on a task are PATCHes of a sub-resource, as in the roadmap's task API:
+Actions on a task are PATCHes of a sub-resource:
 `PATCH /v1/tasks/{id}/status|claim|unclaim|approve|reject|move`.
 """
 

@@ -3,8 +3,9 @@ together). api.py (HTTP) and consumers.py (workflow requests, identity events) b
 commands; neither is seen here.
 
 Locking (docs/adr/0005-tasks-claim-and-kanban.md):
-- claim is one conditional UPDATE (Invariant 5): no lock is taken first, PostgreSQL's row lock
-  and re-check of the WHERE clause let exactly one of any number of concurrent claimers match;
+- a task is claimed by exactly one user: claim is one conditional UPDATE, no lock taken first;
+  PostgreSQL's row lock and re-check of the WHERE clause let exactly one of any number of
+  concurrent claimers match;
 - everything that changes a task's status or position first takes the advisory lock of every
   kanban column involved (source and target, in name order), then the task's row lock. Column
   locks are never taken after a row lock, so concurrent moves cannot deadlock, and positions in
