@@ -1,3 +1,4 @@
+import uuid
 from collections.abc import Callable
 
 import httpx
@@ -12,7 +13,9 @@ def contacts_db(fresh_database) -> str:
 
 @pytest.fixture(scope="session")
 def contacts_service(start_service, contacts_db):
-    return start_service("contacts", database_url=contacts_db)
+    # Its own consumer group: other contacts processes of this session (on other databases)
+    # must not take its share of the `ingest` partitions.
+    return start_service("contacts", database_url=contacts_db, consumer_group=f"contacts-test-{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture
