@@ -12,6 +12,7 @@ help:
 	@echo "make status  what is running"
 	@echo "make token   print a dev Clerk session token for the gateway (ORG=org_dev USER_ID=user_dev ROLE=admin; V1=1 for v1 claims)"
 	@echo "make test    install, start a separate test stack, run every test, stop it"
+	@echo "make test-fast  no servers, under a minute: domain, in-process API and subscriber tests, repository checks"
 
 install:
 	@bash scripts/ensure-tools.sh
@@ -32,6 +33,8 @@ token:
 test: install
 	@bash scripts/test.sh
 
-# Unit tests only: no servers.
+# No servers, under a minute: domain rules, each service's app in process (httpx.ASGITransport),
+# its Kafka subscribers on FastStream's TestKafkaBroker, and the repository-wide checks in tests/.
+# Every test that reaches the real stack (through the `stack` fixture) is marked and left out.
 test-fast: install
-	@$(UV) run pytest -q -m "not stack" libs services
+	@$(UV) run pytest -q -m "not stack" libs services tests

@@ -14,6 +14,7 @@ import httpx
 import psutil
 import pytest
 from byte_stack import identity, mail_server, procs
+from byte_testing import eventually
 from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
     load_pem_public_key,
@@ -26,7 +27,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_stop_ends_the_whole_process_tree(tmp_path: Path) -> None:
+async def test_stop_ends_the_whole_process_tree(tmp_path: Path) -> None:
     # a parent that ignores SIGTERM and forks a child: only the SIGKILL fallback ends it
     code = (
         "import signal, subprocess, sys, time\n"
@@ -35,10 +36,7 @@ def test_stop_ends_the_whole_process_tree(tmp_path: Path) -> None:
         "time.sleep(600)\n"
     )
     proc = procs.spawn(tmp_path, "stubborn", [sys.executable, "-c", code])
-    deadline = time.monotonic() + 10
-    while len(psutil.Process(proc.pid).children()) < 1:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    await eventually(lambda: psutil.Process(proc.pid).children(), timeout=10, interval=0.05)
     tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
     assert procs.running(tmp_path, "stubborn") == proc
     assert procs.stop(tmp_path, "stubborn", timeout=2)

@@ -1,6 +1,5 @@
 """Consumers against the real broker and database: duplicates are no-ops, poison goes to the DLQ."""
 
-import asyncio
 import uuid
 
 import sqlalchemy as sa
@@ -10,7 +9,7 @@ from byte_platform.broker import ensure_topics, make_broker
 from byte_platform.consumers import subscribe
 from byte_platform.db import Database
 from byte_platform.inbox import first_time, inbox_table, prune
-
+from byte_testing import eventually
 from byte_testing.events import EventTap
 
 
@@ -18,15 +17,6 @@ def event(org_id: str) -> Envelope:
     contact_id = uuid.uuid4()
     return new_event("contact.deleted", org_id=org_id, subject=str(contact_id), actor="system:test",
                      data=ContactDeleted(contact_id=contact_id))
-
-
-async def wait_for(predicate, timeout=20.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(0.1)
-    raise TimeoutError
 
 
 async def test_redelivered_events_change_nothing_and_poison_is_dead_lettered(stack, fresh_database, org_id):
@@ -69,7 +59,7 @@ async def test_redelivered_events_change_nothing_and_poison_is_dead_lettered(sta
                 async with db.unscoped() as session:
                     return await session.scalar(sa.select(sa.func.count()).select_from(effects)) == 3
 
-            await wait_for(all_applied)
+            await eventually(all_applied, timeout=20)
             async with db.unscoped() as session:
                 rows = (await session.execute(sa.select(effects.c.event_id))).scalars().all()
             assert sorted(map(str, rows)) == sorted(str(e.id) for e in (first, second, last))
@@ -81,7 +71,7 @@ async def test_redelivered_events_change_nothing_and_poison_is_dead_lettered(sta
             async def all_attempted():
                 return attempts.get(first.id) == 3 and attempts.get(always_fails.id) == 3
 
-            await wait_for(all_attempted)
+            await eventually(all_attempted, timeout=20)
             assert b"{not an envelope" in [r.value for r in dead]
             errors = sorted(dict(r.headers)["dlq_error"].decode() for r in dead)
             assert errors[0].startswith("Traceback") and "this one never works" in errors[0]

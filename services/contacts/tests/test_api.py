@@ -6,6 +6,8 @@ import io
 import uuid
 
 import pytest
+from byte_testing import eventually
+from byte_testing.http import metric_value
 
 
 def ann(**over):
@@ -254,14 +256,29 @@ async def test_roles_guest_reads_user_writes_admin_deletes(client):
         assert (await admin.delete(f"/v1/contacts/{cid}")).status_code == 204
 
 
-async def test_health_and_metrics(contacts_service):
+async def test_health_and_metrics(contacts_service, client):
     import httpx
 
     async with httpx.AsyncClient(base_url=contacts_service.url) as raw:
         assert (await raw.get("/healthz")).json() == {"status": "ok"}
         ready = (await raw.get("/readyz")).json()
         assert ready["checks"] == {"database": "ok", "broker": "ok"}
-        metrics = (await raw.get("/metrics")).text
-        assert "byte_outbox_published_total" in metrics and "http_request" in metrics
+
+        async def counts() -> tuple[float, float]:
+            page = (await raw.get("/metrics")).text
+            return (metric_value(page, "byte_outbox_published_total", topic="contacts"),
+                    metric_value(page, "http_requests_total", handler="/v1/contacts", method="POST", status="2xx"))
+
+        published, created = await counts()
+        async with client() as api:
+            assert (await api.post("/v1/contacts", json=ann())).status_code == 201
+
+        async def counted() -> bool:
+            now_published, now_created = await counts()
+            assert now_created > created, f"POST /v1/contacts counted {now_created}, was {created}"
+            assert now_published > published, f"published {now_published}, was {published}"
+            return True
+
+        await eventually(counted)  # the relay publishes after the commit
         r = await raw.get("/healthz", headers={"X-Request-ID": "trace-me-1"})
         assert r.headers["x-request-id"] == "trace-me-1"

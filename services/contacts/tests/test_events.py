@@ -1,13 +1,18 @@
 """Events on the real broker: envelope and payload, delivery after a crash, no duplicates."""
 
 import asyncio
-import time
 import uuid
 
 import psycopg
 import sqlalchemy as sa
 from byte_contracts import Envelope, topics
-from byte_contracts.contacts import ContactCreated, ContactDeleted, ContactUpdated, ContactUpserted
+from byte_contracts.contacts import (
+    ContactCreated,
+    ContactDeleted,
+    ContactUpdated,
+    ContactUpserted,
+)
+from byte_testing import eventually
 
 
 def in_org(org_id):
@@ -17,14 +22,13 @@ def in_org(org_id):
 async def outbox_drained(database_url: str, timeout: float = 20) -> None:
     """Waits until the relay has marked every outbox row sent (not just published)."""
     dsn = sa.make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    deadline = time.monotonic() + timeout
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-        while time.monotonic() < deadline:
+        async def nothing_pending() -> bool:
             pending = (await (await conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL")).fetchone())[0]
-            if pending == 0:
-                return
-            await asyncio.sleep(0.1)
-    raise TimeoutError("outbox still has pending rows")
+            assert pending == 0, f"{pending} outbox rows not marked sent"
+            return True
+
+        await eventually(nothing_pending, timeout=timeout)
 
 
 async def test_every_change_emits_its_event_with_envelope_and_payload(client, event_tap, org_id):

@@ -1,5 +1,4 @@
-import asyncio
-import time
+import functools
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -9,6 +8,7 @@ import pytest
 from byte_contracts import Envelope, new_event, topic_for
 from byte_platform.broker import make_broker
 from byte_platform.identity import HEADER
+from byte_testing import eventually
 from pydantic import BaseModel
 
 
@@ -59,17 +59,8 @@ class Helpers:
     def event(event_type: str, org_id: str, subject: str, data: BaseModel, actor: str = "system:test", **kw: Any) -> Envelope:
         return new_event(event_type, org_id=org_id, subject=subject, actor=actor, data=data, **kw)
 
-    @staticmethod
-    async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 60.0, interval: float = 0.2) -> Any:
-        """Polls `check` until it returns something truthy; fails after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while time.monotonic() < deadline:
-            last = await check()
-            if last:
-                return last
-            await asyncio.sleep(interval)
-        raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+    # byte_testing's, with the patience the tasks consumers need on a shared test stack
+    eventually = staticmethod(functools.partial(eventually, timeout=60.0, interval=0.2))
 
     @staticmethod
     def is_problem(r: httpx.Response, status: int) -> bool:

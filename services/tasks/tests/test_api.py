@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from byte_platform.identity import HEADER, generate_key_pair, mint
+from byte_testing.http import metric_value
 
 
 def iso(dt: datetime) -> str:
@@ -259,8 +260,21 @@ async def test_guests_read_but_change_nothing(client, h):
         assert (await admin.get(f"/v1/tasks/{task['id']}")).json() == task
 
 
-async def test_health_and_metrics(tasks_service):
+async def test_health_and_metrics(tasks_service, client, h):
     async with httpx.AsyncClient(base_url=tasks_service.url) as raw:
         assert (await raw.get("/healthz")).json() == {"status": "ok"}
         assert (await raw.get("/readyz")).json()["checks"] == {"database": "ok", "broker": "ok"}
-        assert "byte_outbox_published_total" in (await raw.get("/metrics")).text
+
+        async def published() -> float:
+            return metric_value((await raw.get("/metrics")).text, "byte_outbox_published_total", topic="tasks")
+
+        before = await published()
+        async with client() as api:
+            assert (await api.post("/v1/tasks", json={"title": "counted"})).status_code == 201
+
+        async def counted() -> float:
+            after = await published()
+            assert after > before, f"published {after}, was {before}"
+            return after
+
+        await h.eventually(counted)  # the relay publishes after the commit

@@ -2,3 +2,7 @@
 
 Loaded as a pytest plugin from the repository's root conftest.py.
 """
+
+from byte_testing.waiting import eventually
+
+__all__ = ["eventually"]

@@ -1,4 +1,4 @@
-"""HTTP helpers for tests: problem+json assertions, a JWKS endpoint tests control."""
+"""HTTP helpers for tests: problem+json assertions, Prometheus samples, a JWKS endpoint tests control."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def assert_problem(response: httpx.Response, status: int, *, code: str | None = None, contains: str | None = None) -> dict:
@@ -21,6 +22,28 @@ def assert_problem(response: httpx.Response, status: int, *, code: str | None = 
     if contains is not None:
         assert contains in body.get("detail", ""), body
     return body
+
+
+def assert_invalid(response: httpx.Response, field: str, location: str) -> dict:
+    """A 422 problem whose `errors` name `field` (dotted) in `location` (body, query, path), each
+    error with a message."""
+    body = assert_problem(response, 422)
+    errors = body.get("errors")
+    assert errors and all(e.keys() >= {"field", "in", "message"} and e["message"] for e in errors), body
+    assert any(e["field"] == field and e["in"] == location for e in errors), body
+    return body
+
+
+def metric_value(exposition: str, sample: str, **labels: str) -> float:
+    """The sum of the samples named `sample` (e.g. `byte_outbox_published_total`) whose labels
+    include `labels`, in a /metrics page; 0 when there is none yet (a labelled counter has no
+    sample before its first increment)."""
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(exposition)
+        for s in family.samples
+        if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items())
+    )
 
 
 class JwksServer:
