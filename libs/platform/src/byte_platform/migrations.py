@@ -37,7 +37,7 @@ def run_env(target_metadata: sa.MetaData, database_url: str) -> None:
 
 # A migration is frozen once released, so the helpers it calls are too: a change to a plumbing
 # table is a new, numbered helper that a new migration calls, never an edit of an old one.
-# `alembic check` (tests/test_conventions.py) fails when a service's models and migrations part.
+# tests/test_conventions.py fails when a service's models and migrations part.
 
 def create_outbox() -> None:
     outbox_table(sa.MetaData()).create(op.get_bind())

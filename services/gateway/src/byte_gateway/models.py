@@ -26,6 +26,8 @@ users = sa.Table(
 )
 sa.Index("users_by_name", users.c.org_id, sa.func.lower(sa.func.coalesce(users.c.last_name, "")),
          sa.func.lower(sa.func.coalesce(users.c.first_name, "")), users.c.id)
+# The role filter of the user list (`roles @> ARRAY[role]`).
+sa.Index("users_roles", users.c.roles, postgresql_using="gin")
 
 # A Clerk user's profile, whatever org: user.* webhooks carry no org, so the profile and the
 # list of orgs the user belongs to live here, and every change fans out to the user's rows in
