@@ -19,6 +19,9 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
+    # identical warnings/errors beyond this many per interval are counted, not written
+    log_repeat_limit: int = 5
+    log_repeat_interval_seconds: float = 10.0
 
     database_url: str = "postgresql+asyncpg://byte:byte@127.0.0.1:54320/byte"
     database_pool_size: int = 20
