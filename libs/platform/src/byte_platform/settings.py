@@ -29,6 +29,8 @@ class ServiceSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     kafka_create_topics: bool = True
+    # how long startup waits for Kafka before serving degraded and connecting in the background
+    kafka_connect_timeout_seconds: float = 10.0
 
     identity_public_key: str | None = Field(default=None, description="PEM of the gateway's Ed25519 key")
     identity_public_key_file: Path | None = None
