@@ -4,6 +4,7 @@ correlation id it was written under."""
 import io
 import json
 import logging
+import time
 
 import pytest
 from byte_platform.logging import RepeatFilter, configure_logging, correlation_id
@@ -28,6 +29,7 @@ def json_logs():
     [handler] = root.handlers
     handler.setStream(buffer)
     handler.repeats.clock = clock
+    handler.repeats.background = False  # summaries come with the next record: the test's clock is fake
 
     def lines() -> list[dict]:
         return [json.loads(line) for line in buffer.getvalue().splitlines()]
@@ -80,7 +82,7 @@ def test_what_was_held_back_is_counted_at_shutdown(json_logs):
 def test_windows_are_per_logger_level_and_template():
     passed = []
     clock = Clock()
-    flt = RepeatFilter(passed.append, limit=1, interval=5, clock=clock)
+    flt = RepeatFilter(passed.append, limit=1, interval=5, clock=clock, background=False)
 
     def record(name: str, level: int, msg: str) -> logging.LogRecord:
         return logging.LogRecord(name, level, __file__, 1, msg, (), None)
@@ -95,3 +97,15 @@ def test_windows_are_per_logger_level_and_template():
     assert flt.filter(record("c", logging.ERROR, "z")) is True
     [summary] = passed
     assert summary.getMessage() == "suppressed 1 similar records in 5s: x %s"
+
+
+def test_the_count_is_written_when_the_interval_ends_even_if_nothing_else_is_logged():
+    passed = []
+    flt = RepeatFilter(passed.append, limit=2, interval=0.2)
+    outcomes = [flt.filter(logging.LogRecord("db", logging.ERROR, __file__, 1, "down", (), None)) for _ in range(5)]
+    assert outcomes == [True, True, False, False, False]
+    deadline = time.monotonic() + 10
+    while not passed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [summary] = passed
+    assert summary.suppressed == 3 and summary.name == "db" and summary.levelno == logging.ERROR

@@ -4,7 +4,7 @@ Repeated warnings and errors are rate-limited: during an outage every reconnect 
 every request logs the same line, and a hundred identical lines a second hide the one that
 matters. The first `repeat_limit` records of one (logger, level, message template) per
 `repeat_interval` seconds are written; the rest are counted, and one line "suppressed K similar"
-follows when the interval is over (written with the next record that comes through).
+follows when the interval is over.
 """
 
 from __future__ import annotations
@@ -57,15 +57,18 @@ class RepeatFilter(logging.Filter):
 
     def __init__(self, emit: Callable[[logging.LogRecord], object], *, limit: int = REPEAT_LIMIT,
                  interval: float = REPEAT_INTERVAL_SECONDS, clock: Callable[[], float] = time.monotonic,
-                 max_keys: int = 1000) -> None:
+                 max_keys: int = 1000, background: bool = True) -> None:
         super().__init__()
         self.emit = emit
         self.limit = limit
         self.interval = interval
         self.clock = clock
         self.max_keys = max_keys
+        self.background = background
+        """Write a summary when its interval ends even if nothing else is logged (a timer thread)."""
         self._windows: dict[tuple[str, int, str], _Window] = {}
         self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "suppressed", None) is not None or record.levelno < logging.WARNING or self.limit <= 0:
@@ -85,9 +88,29 @@ class RepeatFilter(logging.Filter):
             else:
                 window.suppressed += 1
                 window.last_correlation_id = correlation_id.get()
+                self._sweep_later(window.started + self.interval - now)
         for summary in due:
             self.emit(summary)
         return allowed
+
+    def _sweep_later(self, delay: float) -> None:
+        # the caller holds the lock; one timer at a time, for the earliest window to close
+        if not self.background or (self._timer is not None and self._timer.is_alive()):
+            return
+        self._timer = threading.Timer(max(delay, 0.0), self._sweep)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _sweep(self) -> None:
+        with self._lock:
+            now = self.clock()
+            due = self._close_windows(now)
+            pending = [w.started + self.interval - now for w in self._windows.values() if w.suppressed]
+            self._timer = None
+            if pending:
+                self._sweep_later(min(pending))
+        for summary in due:
+            self.emit(summary)
 
     def flush(self) -> None:
         """Writes the summaries of every open window (at shutdown, in tests)."""
