@@ -3,7 +3,6 @@ the cause is fixed, the replay applies it once, and replaying again changes noth
 
 import asyncio
 import os
-import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,6 @@ from byte_platform.consumers import subscribe
 from byte_platform.db import Database
 from byte_platform.dlq import replay
 from byte_platform.inbox import first_time, inbox_table
-
 from byte_testing.events import EventTap
 
 
@@ -114,11 +112,13 @@ async def test_replay_applies_a_fixed_dead_letter_once_and_a_second_replay_chang
             # again, as an operator would run it: nothing is published, nothing changes
             after_first = await end_offsets(bootstrap, topic)
             env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
-            again = subprocess.run([sys.executable, "-m", "byte_platform.dlq", "replay", "--topic", topic,
-                                    "--group", group], capture_output=True, text=True, env=env, timeout=120)
-            assert again.returncode == 0, again.stderr
-            assert "replayed 0, already replayed 2, duplicates 0" in again.stderr
-            assert again.stdout.count("already replayed: ") == 2
+            cli = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "byte_platform.dlq", "replay", "--topic", topic, "--group", group, env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = (x.decode() for x in await asyncio.wait_for(cli.communicate(), 120))
+            assert cli.returncode == 0, err
+            assert "replayed 0, already replayed 2, duplicates 0" in err
+            assert out.count("already replayed: ") == 2
             assert await end_offsets(bootstrap, topic) == after_first
             assert await applied() == sorted([fine.id, needs_member.id])
         finally:

@@ -13,9 +13,9 @@ import uuid
 import httpx
 import pytest
 import uvicorn
-from byte_contracts import topics
 from byte_contacts.main import create_app
 from byte_contacts.settings import ContactsSettings
+from byte_contracts import topics
 from byte_platform.db import Database
 from byte_platform.identity import HEADER
 from byte_platform.logging import configure_logging
@@ -115,13 +115,13 @@ async def test_a_service_starts_and_takes_writes_while_kafka_is_unreachable(star
     service = start_service("contacts", database_url=fresh_database("contacts"),
                             kafka_bootstrap_servers=f"127.0.0.1:{port}", kafka_connect_timeout_seconds="2",
                             consumer_group=f"contacts-test-{uuid.uuid4().hex[:8]}")
-    ready = httpx.get(f"{service.url}/readyz")
-    assert ready.status_code == 200
-    assert ready.json()["status"] == "degraded" and ready.json()["degraded"] == ["broker"]
-    assert ready.json()["checks"]["database"] == "ok"
-
     async with event_tap(topics.CONTACTS) as tap, httpx.AsyncClient(
             base_url=service.url, headers={HEADER: make_token(org_id)}, timeout=30) as api:
+        ready = await api.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["status"] == "degraded" and ready.json()["degraded"] == ["broker"]
+        assert ready.json()["checks"]["database"] == "ok"
+
         created = await api.post("/v1/contacts", json={"first_name": "Buffered"})
         assert created.status_code == 201  # the outbox keeps its event until Kafka answers
 

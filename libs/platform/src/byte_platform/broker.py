@@ -21,12 +21,13 @@ async def reachable(bootstrap_servers: str) -> bool:
     """Whether a bootstrap server answers metadata requests. Cheap, and leaves nothing open
     behind it, unlike a producer or admin client whose start failed."""
     from aiokafka.client import AIOKafkaClient
+    from aiokafka.errors import KafkaError
 
     client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
     try:
         await client.bootstrap()
         return True
-    except Exception:
+    except (KafkaError, OSError):
         return False
     finally:
         await client.close()

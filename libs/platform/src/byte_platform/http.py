@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from byte_contracts.errors import Conflict, DomainError, Forbidden, Invalid, Malformed, NotFound
 from prometheus_client import Gauge
@@ -140,7 +140,7 @@ class CorrelationMiddleware:
         token = correlation_id.set(value)
         started = False
 
-        async def send_with_id(message: dict) -> None:
+        async def send_with_id(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
