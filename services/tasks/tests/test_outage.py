@@ -10,6 +10,7 @@ import uuid
 from collections import Counter
 
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from byte_contracts import Envelope, topics
 from byte_contracts.workflow import TaskRequested
 from byte_platform.consumers import TRANSIENT_BACKOFF_MAX
@@ -21,10 +22,27 @@ DOWN_FOR_SECONDS = 6
 RECOVERY_BOUND_SECONDS = TRANSIENT_BACKOFF_MAX + 60
 
 
-async def test_a_database_restart_under_load(own_postgres, start_service, publish, event_tap, make_token, org_id, h):
+async def start_at_the_end(bootstrap: str, topic: str, group: str) -> None:
+    """Commits `group`'s offsets at `topic`'s end, so a new consumer group reads only what comes
+    next, not the topic's history (other tests' orgs, which it would act on)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        cluster = await consumer._client.fetch_all_metadata()
+        partitions = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic)]
+        consumer.assign(partitions)
+        await consumer.commit(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()
+
+
+async def test_a_database_restart_under_load(own_postgres, start_service, publish, event_tap, make_token, org_id, h,
+                                              stack):
     pg = own_postgres()
-    service = start_service("tasks", database_url=pg.provision("tasks"),
-                            consumer_group=f"tasks-outage-{uuid.uuid4().hex[:8]}")
+    group = f"tasks-outage-{uuid.uuid4().hex[:8]}"
+    for topic in (topics.WORKFLOW, topics.IDENTITY):
+        await start_at_the_end(stack["kafka_bootstrap_servers"], topic, f"{group}.{topic}")
+    service = start_service("tasks", database_url=pg.provision("tasks"), consumer_group=group)
     execution = uuid.uuid4()
     requested: list[str] = []
     answers: list[tuple[str, httpx.Response]] = []
