@@ -142,14 +142,18 @@ async def test_export_streams_the_filtered_list_as_csv(client):
         async with api.stream("GET", "/v1/contacts/export", params={"tag": "x", "sort": "first_name"}) as r:
             assert r.status_code == 200
             assert r.headers["content-type"].startswith("text/csv")
+            assert r.headers["x-export-format"] == "rows-trailer"
             assert "content-length" not in r.headers  # streamed, not built whole
             text = "".join([chunk async for chunk in r.aiter_text()])
-        rows = list(csv.DictReader(io.StringIO(text)))
+        body, trailer = text.removesuffix("\r\n").rsplit("\r\n", 1)
+        rows = list(csv.DictReader(io.StringIO(body)))
+        assert trailer == f"# rows={len(rows)} complete"  # what a client checks before trusting the file
         assert len(rows) == 31
         assert rows[0]["first_name"] == "'=HYPERLINK(1)"
         assert all(r["tags"] == "x" for r in rows)
         empty = await api.get("/v1/contacts/export", params={"q": "no such person"})
-        assert empty.text.strip().split(",")[0] == "id" and len(empty.text.strip().splitlines()) == 1
+        header, trailer = empty.text.strip().splitlines()
+        assert header.split(",")[0] == "id" and trailer == "# rows=0 complete"
 
 
 async def test_concurrent_upserts_of_one_email_end_in_one_contact(client):

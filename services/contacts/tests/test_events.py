@@ -135,5 +135,5 @@ async def test_sigterm_lets_an_in_flight_export_finish(fresh_database, start_ser
             service.proc.send_signal(15)  # SIGTERM while the body is still streaming
             received += [chunk async for chunk in chunks]
     lines = "".join(received).strip().splitlines()
-    assert len(lines) == 30001
+    assert len(lines) == 30002 and lines[-1] == "# rows=30000 complete"
     assert service.proc.wait(30) in (0, -15)

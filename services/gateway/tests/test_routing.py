@@ -108,7 +108,7 @@ async def test_csv_export_streams_through(client):
             assert "content-length" not in r.headers  # streamed, not buffered
             text = "".join([chunk async for chunk in r.aiter_text()])
     lines = text.strip().splitlines()
-    assert lines[0].startswith("id,") and len(lines) == 31
+    assert lines[0].startswith("id,") and len(lines) == 32 and lines[-1] == "# rows=30 complete"
 
 
 async def test_a_dead_upstream_is_a_quick_503(start_gateway, clerk_issuer, org_id):

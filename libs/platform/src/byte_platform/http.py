@@ -13,12 +13,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from byte_contracts.errors import Conflict, DomainError, Forbidden, Invalid, Malformed, NotFound
 from prometheus_client import Gauge
 
 from byte_platform.context import Context
+from byte_platform.faults import is_transient
 from byte_platform.identity import HEADER, IdentityVerifier, InvalidIdentity
 from byte_platform.logging import correlation_id
 from byte_platform.runtime import Runtime
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 CORRELATION_HEADER = "X-Request-ID"
+# Long enough for a pool to reconnect or a database to fail over, short enough that a client
+# which honours it does not give up.
+RETRY_AFTER_SECONDS = 2
 
 
 class Problem(Exception):
@@ -97,17 +101,35 @@ def install_problem_handlers(app: FastAPI) -> None:
         title = {404: "Not Found", 405: "Method Not Allowed", 401: "Unauthorized"}.get(exc.status_code, "Error")
         return problem_response(exc.status_code, title, str(exc.detail) if exc.detail else None, request)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
-        return problem_response(500, "Internal Server Error", None, request)
+    # No handler for `Exception` here: Starlette runs those in its outermost ServerErrorMiddleware,
+    # which re-raises after answering, so uvicorn closes the connection (the caller's next pooled
+    # request fails) and the log line no longer has the request's correlation id.
+    # CorrelationMiddleware answers what no handler took instead.
+
+
+def unavailable_response(request: Request, retry_after: int) -> JSONResponse:
+    """503 for a failure of the world (the database restarting, a pool with no connection to
+    give): the request was fine and may be sent again after `Retry-After` seconds."""
+    response = problem_response(503, "Service Unavailable", "a dependency is briefly unavailable; retry shortly",
+                                request, retry_after=retry_after)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 class CorrelationMiddleware:
-    """Takes the caller's request id (or makes one), binds it to logs, echoes it back."""
+    """The outermost frame of a request: takes the caller's request id (or makes one), binds it
+    to logs and echoes it back, and answers any error no exception handler took, as
+    problem+json, without re-raising it.
 
-    def __init__(self, app: ASGIApp) -> None:
+    An error is a 503 with `Retry-After` when `byte_platform.faults.is_transient` says another
+    attempt may succeed, a 500 otherwise. Either way the connection stays open for the caller's
+    next request. An error after the response started (a stream cut mid-body) is re-raised: the
+    server must then drop the connection, which is how the client learns the body is incomplete.
+    """
+
+    def __init__(self, app: ASGIApp, retry_after: int = RETRY_AFTER_SECONDS) -> None:
         self.app = app
+        self.retry_after = retry_after
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -116,14 +138,33 @@ class CorrelationMiddleware:
         incoming = dict(scope["headers"]).get(CORRELATION_HEADER.lower().encode())
         value = incoming.decode()[:128] if incoming else uuid.uuid4().hex
         token = correlation_id.set(value)
+        started = False
 
-        async def send_with_id(message: dict) -> None:
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message.setdefault("headers", []).append((CORRELATION_HEADER.lower().encode(), value.encode()))
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            request = Request(scope)
+            transient = is_transient(exc)
+            if started:
+                log.error("%s %s failed after its response started; the connection is dropped (%s: %s)",
+                          request.method, request.url.path, type(exc).__name__, exc,
+                          exc_info=None if transient else exc)
+                raise
+            if transient:
+                log.warning("%s %s met a transient failure; answered 503 (%s: %s)", request.method,
+                            request.url.path, type(exc).__name__, exc)
+                response = unavailable_response(request, self.retry_after)
+            else:
+                log.exception("unhandled error in %s %s", request.method, request.url.path)
+                response = problem_response(500, "Internal Server Error", None, request)
+            await response(scope, receive, send_with_id)
         finally:
             correlation_id.reset(token)
 

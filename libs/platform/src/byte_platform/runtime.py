@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from byte_contracts import topics as topic_names
 from faststream.kafka import KafkaBroker
 
-from byte_platform.broker import ensure_topics, make_broker
+from byte_platform.broker import ensure_topics, make_broker, reachable
 from byte_platform.db import Database
 from byte_platform.identity import IdentityVerifier
 from byte_platform.inbox import prune
@@ -38,6 +38,9 @@ from byte_platform.outbox import Outbox, OutboxRelay
 from byte_platform.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+BROKER_RECONNECT_FIRST_SECONDS = 1.0
+BROKER_RECONNECT_MAX_SECONDS = 15.0
 
 Hook = Callable[[], Awaitable[None]]
 Check = Callable[[], Awaitable[None]]
@@ -91,20 +94,70 @@ class Runtime:
 
     def broker(self, topics: list[str]) -> KafkaBroker:
         """The Kafka broker; `topics` are created (with their dead-letter topics) when missing.
-        Subscribers are registered on it before the runtime starts."""
+        Subscribers are registered on it before the runtime starts.
+
+        A broker that cannot be reached at startup does not stop the process: HTTP serves (writes
+        wait in the outbox, readiness reports `degraded`) while the connection is retried in the
+        background; subscribers start once it succeeds."""
         s = self.settings
         broker = make_broker(s.kafka_bootstrap_servers, client_id=s.service_name)
+        connecting: asyncio.Task[None] | None = None
 
-        async def start() -> None:
+        async def connect() -> None:
             if s.kafka_create_topics:
                 await ensure_topics(s.kafka_bootstrap_servers, [*topics, *map(topic_names.dead_letter, topics)])
             await broker.start()
 
+        async def reset() -> None:
+            # a half-made connection (producer up, a subscriber not) must not linger into the next attempt
+            try:
+                await broker.stop()
+            except Exception:
+                log.debug("cleaning up after a failed broker start failed", exc_info=True)
+
+        async def keep_connecting(backoff: float) -> None:
+            while True:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BROKER_RECONNECT_MAX_SECONDS)
+                if not await reachable(s.kafka_bootstrap_servers):
+                    log.warning("Kafka at %s is still unreachable; retrying in %.0fs", s.kafka_bootstrap_servers,
+                                backoff)
+                    continue
+                try:
+                    await connect()
+                except Exception as exc:
+                    await reset()
+                    log.warning("connecting to Kafka failed (%s: %s); retrying in %.0fs", type(exc).__name__, exc,
+                                backoff)
+                    continue
+                log.info("connected to Kafka at %s", s.kafka_bootstrap_servers)
+                return
+
+        async def start() -> None:
+            nonlocal connecting
+            try:
+                await asyncio.wait_for(connect(), s.kafka_connect_timeout_seconds)
+                return
+            except Exception as exc:
+                await reset()
+                log.warning("Kafka at %s is unreachable (%s: %s); serving degraded and connecting in the background",
+                            s.kafka_bootstrap_servers, type(exc).__name__, exc)
+            connecting = asyncio.create_task(keep_connecting(BROKER_RECONNECT_FIRST_SECONDS), name="broker connect")
+
+        async def stop() -> None:
+            if connecting is not None and not connecting.done():
+                connecting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await connecting
+            await broker.stop()
+
         async def ping() -> None:
+            if connecting is not None and not connecting.done():
+                raise ConnectionError("not connected to Kafka yet")
             if not await broker.ping(timeout=2):
                 raise ConnectionError("Kafka did not answer")
 
-        self.add("broker", start, broker.stop)
+        self.add("broker", start, stop)
         # Writes go on through a broker outage (the outbox keeps their events), so a broker that
         # does not answer degrades the process, it does not make it unready.
         self.degraded_checks["broker"] = ping

@@ -19,6 +19,9 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
+    # identical warnings/errors beyond this many per interval are counted, not written
+    log_repeat_limit: int = 5
+    log_repeat_interval_seconds: float = 10.0
 
     database_url: str = "postgresql+asyncpg://byte:byte@127.0.0.1:54320/byte"
     database_pool_size: int = 20
@@ -26,6 +29,8 @@ class ServiceSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     kafka_create_topics: bool = True
+    # how long startup waits for Kafka before serving degraded and connecting in the background
+    kafka_connect_timeout_seconds: float = 10.0
 
     identity_public_key: str | None = Field(default=None, description="PEM of the gateway's Ed25519 key")
     identity_public_key_file: Path | None = None

@@ -18,6 +18,7 @@ import pytest
 from byte_platform.identity import mint
 
 from byte_testing.events import EventTap
+from byte_testing.postgres import own_postgres  # noqa: F401  (a fixture: importing it registers it)
 from byte_testing.processes import ServiceProcess, migrate
 
 PROFILE = os.environ.get("BYTE_TEST_PROFILE", "test")

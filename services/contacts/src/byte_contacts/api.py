@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from byte_contacts.commands import CreateContact, DeleteContact, UpdateContact, UpsertContact
 from byte_contacts.domain import Sort, parse_sort
 from byte_contacts.handlers import PUBLIC_COLUMNS, ContactHandlers
-from byte_contacts.queries import ContactFilter, ContactQueries
+from byte_contacts.queries import EXPORT_FORMAT, EXPORT_TRAILER_FORMAT, ContactFilter, ContactQueries
 from byte_contacts.schemas import (
     PAGE_SIZE_MAX,
     ContactCreate,
@@ -71,12 +71,31 @@ async def list_contacts(
     return page_response(rows, PUBLIC_FIELDS, next_cursor)
 
 
-@router.get("/export", response_class=StreamingResponse, responses={200: {"content": {"text/csv": {}}}})
+EXPORT_DESCRIPTION = f"""The filtered list as CSV, streamed (no `Content-Length`): a header row, one row per
+contact, then one trailer line `{EXPORT_TRAILER_FORMAT}` once every row was sent.
+
+A stream cut short (the service or a proxy failed mid-body) can look like a complete file; the
+trailer is how to tell: a download is complete only when its last line is the trailer and `<n>`
+equals the number of rows before it. Drop the trailer before reading the CSV (no row starts with
+`#`: `id` is the first column). `X-Export-Format: {EXPORT_FORMAT}` announces this layout.
+See docs/errors.md."""
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    description=EXPORT_DESCRIPTION,
+    responses={200: {
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "headers": {"X-Export-Format": {"description": "`rows-trailer`: the body ends with `# rows=<n> complete`",
+                                        "schema": {"type": "string", "enum": [EXPORT_FORMAT]}}},
+    }},
+)
 async def export_contacts(ctx: CurrentContext, queries: Queries, f: Filter) -> StreamingResponse:
     return StreamingResponse(
         queries.export_csv(ctx, f),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="contacts.csv"'},
+        headers={"Content-Disposition": 'attachment; filename="contacts.csv"', "X-Export-Format": EXPORT_FORMAT},
     )
 
 

@@ -84,22 +84,35 @@ class ContactQueries:
             return keyset.split((await session.execute(stmt)).all(), limit)
 
     async def export_csv(self, ctx: Context, f: ContactFilter) -> AsyncIterator[str]:
-        """Yields CSV text a chunk of rows at a time, straight from a server-side cursor."""
+        """Yields CSV text a chunk of rows at a time, straight from a server-side cursor, and
+        the trailer line once the last row is out (a failure before it cuts the stream, so no
+        trailer)."""
         columns = [c.name for c in PUBLIC_COLUMNS]
+        assert columns[0] == "id"  # no row may start with the trailer's '#'
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(columns)
+        rows = 0
         stmt = f.keyset.ordered(sa.select(*PUBLIC_COLUMNS).where(*f.where(ctx.org_id)))
         async with self.db.scoped(ctx.org_id) as session:
             result = await session.stream(stmt.execution_options(yield_per=500))
             async for partition in result.partitions():
                 for row in partition:
                     writer.writerow([_cell(row._mapping[c]) for c in columns])
+                rows += len(partition)
                 yield buffer.getvalue()
                 buffer.seek(0)
                 buffer.truncate()
-        if buffer.tell():
-            yield buffer.getvalue()
+        yield buffer.getvalue() + export_trailer(rows)
+
+
+EXPORT_FORMAT = "rows-trailer"
+EXPORT_TRAILER_FORMAT = "# rows=<n> complete"
+
+
+def export_trailer(rows: int) -> str:
+    """The export's last line: proof for the client that nothing was cut (see api.py)."""
+    return EXPORT_TRAILER_FORMAT.replace("<n>", str(rows)) + "\r\n"
 
 
 def _cell(value: Any) -> str:
