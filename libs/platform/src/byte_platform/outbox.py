@@ -3,9 +3,30 @@ describes, and a relay publishes pending rows to Kafka afterwards.
 
 Delivery is at least once. The relay marks a row sent only after the broker acknowledged it
 (acks=all, idempotent producer), so a crash between the two republishes the row with the same
-envelope id, and consumers drop what they have seen (see docs/adr/0003-outbox.md). One relay per
-database publishes at a time (a PostgreSQL advisory lock), which keeps each entity's events in
-commit order however many replicas run.
+envelope id, and consumers drop what they have seen (see docs/adr/0003-outbox.md).
+
+Leadership: one relay per database publishes, which keeps each entity's events in commit order
+however many replicas run.
+
+- The leader is the relay whose dedicated asyncpg connection holds the session advisory lock
+  `lock_name` (`pg_try_advisory_lock`). Only the leader publishes; `publish_pending` refuses
+  (`NotLeader`) anywhere else.
+- Each batch checks, with its rows already locked, that the lock is still held by the leader's
+  connection (`pg_locks`), so a relay whose lock connection died without it noticing publishes
+  nothing more. A relay that finds its lock lost stops publishing, closes that connection and
+  competes for the lock again like any follower.
+- Rows are locked `FOR UPDATE` without SKIP LOCKED: a new leader waits for whatever batch the
+  old one may still hold instead of publishing later rows past it.
+- Followers try the lock every `poll_seconds`. A follower asked to stop simply exits: it has
+  nothing to flush. A stopping leader publishes what is pending (within `stop`'s timeout), then
+  closes its connection, which releases the lock.
+
+Wake-ups: the leader LISTENs on the lock connection for the NOTIFY that `Outbox.add` issues at
+commit, and polls every `poll_seconds` as a fallback. It clears its wake flag before reading a
+batch, so a commit during a publish triggers another pass. After a failure it backs off
+(`backoff_seconds`, doubling up to `max_backoff_seconds`, a few seconds) waiting on that same
+flag: a commit wakes it at once, and an outage that ends silently (no NOTIFY reaches a relay
+whose database was down) costs at most the capped backoff.
 """
 
 from __future__ import annotations
@@ -36,6 +57,9 @@ CLEANUP_EVERY_SECONDS = 600
 PUBLISHED = Counter("byte_outbox_published_total", "Outbox events published to Kafka", ["topic"])
 PENDING = Gauge("byte_outbox_pending", "Outbox events not yet published")
 FAILURES = Counter("byte_outbox_publish_failures_total", "Relay batches that failed to publish")
+LEADER = Gauge("byte_outbox_leader", "1 while this process's relay holds the outbox lock and publishes")
+APPLICATION_NAME = "byte-outbox-relay"
+"""The lock connection's name in pg_stat_activity: who leads is `pg_locks` joined with it."""
 
 
 def outbox_table(metadata: sa.MetaData) -> sa.Table:
@@ -77,7 +101,25 @@ def _plain_dsn(url: str) -> str:
     return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+class NotLeader(RuntimeError):
+    """This relay does not hold the outbox lock, so it must not publish."""
+
+
+def advisory_key(lock_name: str) -> int:
+    return zlib.crc32(lock_name.encode())
+
+
+# Who holds a bigint advisory lock: pg_locks splits the key into two oids.
+_LOCK_HELD = sa.text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = :pid"
+    " AND classid = CAST(:high AS oid) AND objid = CAST(:low AS oid) AND objsubid = 1)"
+)
+
+
 class OutboxRelay:
+    """Publishes the outbox of one database while it holds that database's relay lock (see the
+    module docstring for the rules)."""
+
     def __init__(
         self,
         db: Database,
@@ -87,6 +129,8 @@ class OutboxRelay:
         *,
         batch_size: int = 200,
         poll_seconds: float = 1.0,
+        backoff_seconds: float = 0.25,
+        max_backoff_seconds: float = 2.0,
         lock_name: str = "byte-outbox-relay",
     ) -> None:
         self._db = db
@@ -95,18 +139,28 @@ class OutboxRelay:
         self._dsn = _plain_dsn(database_url)
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
-        self._lock_key = zlib.crc32(lock_name.encode())
+        self._backoff_seconds = backoff_seconds
+        self._max_backoff_seconds = max_backoff_seconds
+        self.lock_key = advisory_key(lock_name)
         self._wake = asyncio.Event()
         self._stopping = False
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
+        """The lock connection: holds the advisory lock while leading, and hears NOTIFYs."""
+        self._leading = False
         self._last_cleanup = 0.0
+
+    @property
+    def is_leader(self) -> bool:
+        """True while this relay holds the lock on a connection it believes open."""
+        return self._leading and self._conn is not None and not self._conn.is_closed()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self, timeout: float = 10.0) -> None:
-        """Publishes what is pending (within `timeout`), then stops."""
+        """As leader, publishes what is pending (within `timeout`); then stops and lets go of
+        the lock. A follower just stops."""
         self._stopping = True
         self._wake.set()
         if self._task:
@@ -116,11 +170,14 @@ class OutboxRelay:
                 self._task.cancel()
                 with contextlib.suppress(BaseException):
                     await self._task
-        if self._conn is not None and not self._conn.is_closed():
-            await self._conn.close()
+        await self._close_connection()
 
     async def publish_pending(self) -> int:
-        """Publishes one batch; returns how many rows it sent."""
+        """Publishes one batch, in commit order; returns how many rows it sent. Only the leader
+        may: elsewhere, and as soon as the lock turns out lost, it raises NotLeader."""
+        conn = self._conn
+        if not self.is_leader or conn is None:
+            raise NotLeader("this relay does not hold the outbox lock")
         t = self._table
         async with self._db.unscoped() as session:
             rows = (
@@ -129,11 +186,20 @@ class OutboxRelay:
                     .where(t.c.published_at.is_(None))
                     .order_by(t.c.seq)
                     .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
+                    # No SKIP LOCKED: a batch an old leader still holds is waited for, never
+                    # overtaken by the rows after it.
+                    .with_for_update()
                 )
             ).all()
             if not rows:
                 return 0
+            # Checked with the rows locked: if the lock is ours now, no other relay can publish
+            # these rows, or any after them, before this transaction ends.
+            held = await session.scalar(
+                _LOCK_HELD, {"pid": conn.get_server_pid(), "high": self.lock_key >> 32, "low": self.lock_key & 0xFFFFFFFF}
+            )
+            if not held:
+                raise NotLeader("the outbox lock was lost")
             confirmations = []
             for row in rows:
                 envelope = Envelope.model_validate(row.envelope)
@@ -160,41 +226,93 @@ class OutboxRelay:
             PUBLISHED.labels(row.topic).inc()
         return len(rows)
 
-    async def _listen(self) -> asyncpg.Connection:
-        """A dedicated connection that holds the leader lock and hears commit notifications."""
-        conn = await asyncpg.connect(self._dsn)
-        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_key):
-            if self._stopping:
-                return conn
-            await asyncio.sleep(self._poll_seconds)
-        await conn.add_listener(CHANNEL, lambda *_: self._wake.set())
-        return conn
-
     async def _run(self) -> None:
-        backoff = self._poll_seconds
+        failures = 0
         while True:
             try:
-                if self._conn is None or self._conn.is_closed():
-                    self._conn = await self._listen()
+                if not self.is_leader:
+                    if self._leading:
+                        self._lost_lock("its lock connection closed")
+                    # Cleared before trying, so a stop() from here on ends the wait below.
+                    self._wake.clear()
+                    if self._stopping:
+                        return  # a follower has nothing to flush
+                    leads = await self._try_to_lead()
+                    failures = 0
+                    if not leads:
+                        await self._wait(self._poll_seconds)
+                        continue
+                # Cleared before reading, so a commit during this pass triggers the next one.
+                self._wake.clear()
+                # Only a pass that began after stop() was asked sees everything committed before.
+                flushing = self._stopping
                 sent = await self.publish_pending()
-                backoff = self._poll_seconds
+                if failures:
+                    log.info("outbox relay publishes again after %d failed attempts", failures)
+                    failures = 0
                 if sent == self._batch_size:
                     continue
-                if self._stopping:
+                if flushing:
                     return
+                if self._stopping:
+                    continue
                 await self._housekeeping()
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+                await self._wait(self._poll_seconds)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except NotLeader as exc:
+                self._lost_lock(str(exc))
+            except Exception as exc:
                 FAILURES.inc()
-                log.exception("outbox relay failed; retrying in %.1fs", backoff)
+                failures += 1
                 if self._stopping:
+                    # What is left stays in the outbox for the next leader.
+                    log.exception("outbox relay failed while stopping; leaving the rest pending")
                     return
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30)
+                backoff = min(self._backoff_seconds * 2 ** (failures - 1), self._max_backoff_seconds)
+                if failures == 1:
+                    log.exception("outbox relay failed; retrying in %.2fs or at the next commit", backoff)
+                else:  # one traceback per outage is enough
+                    log.warning("outbox relay failed again (%d): %r; retrying in %.2fs", failures, exc, backoff)
+                await self._wait(backoff)
+
+    async def _try_to_lead(self) -> bool:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(self._dsn, server_settings={"application_name": APPLICATION_NAME})
+            # A dead lock connection wakes the relay at once: it no longer leads.
+            self._conn.add_termination_listener(lambda _: self._wake.set())
+        if not await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
+            return False
+        # Listening before the first batch is read: nothing committed from now on goes unheard.
+        await self._conn.add_listener(CHANNEL, lambda *_: self._wake.set())
+        self._leading = True
+        LEADER.set(1)
+        log.info("outbox relay leads (advisory lock %d)", self.lock_key)
+        return True
+
+    def _lost_lock(self, why: str) -> None:
+        log.warning("outbox relay no longer leads (%s); it publishes again once it holds the lock", why)
+        self._leading = False
+        LEADER.set(0)
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            conn.terminate()  # whatever it still holds on the server goes with it
+
+    async def _close_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if self._leading:
+            self._leading = False
+            LEADER.set(0)
+        if conn is not None and not conn.is_closed():
+            try:
+                await conn.close(timeout=5)  # releases the lock at once
+            except Exception:
+                log.warning("closing the outbox lock connection failed; cutting it", exc_info=True)
+                conn.terminate()
+
+    async def _wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def _housekeeping(self) -> None:
         t = self._table

@@ -11,11 +11,13 @@ from byte_contracts import Envelope
 
 
 class EventTap:
-    """Remembers where a topic ends now; `collect` then reads only what came after."""
+    """Remembers where a topic ends now; `collect` then reads only what came after.
+    `from_beginning=True` reads the whole topic instead (a test's own fresh topic)."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, *, from_beginning: bool = False) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
+        self.from_beginning = from_beginning
         self._start: dict[TopicPartition, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
 
@@ -26,7 +28,8 @@ class EventTap:
         await self._consumer.start()
         partitions = await self._partitions()
         self._consumer.assign(partitions)
-        self._start = await self._consumer.end_offsets(partitions)
+        ends = self._consumer.beginning_offsets if self.from_beginning else self._consumer.end_offsets
+        self._start = await ends(partitions)
         for tp, offset in self._start.items():
             self._consumer.seek(tp, offset)
         return self
@@ -46,6 +49,20 @@ class EventTap:
     async def __aexit__(self, *exc: object) -> None:
         if self._consumer:
             await self._consumer.stop()
+
+    async def everything(self, timeout: float = 30.0) -> list:
+        """Every record from the start up to where the topic ends now, in each partition's
+        order: once the producers are done, all they wrote, without waiting for stragglers."""
+        assert self._consumer is not None
+        ends = await self._consumer.end_offsets(list(self._start))
+        found: list = []
+        deadline = time.monotonic() + timeout
+        while [tp for tp, end in ends.items() if await self._consumer.position(tp) < end]:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.topic}: read {len(found)} records, not yet up to {ends}")
+            batches = await self._consumer.getmany(timeout_ms=200)
+            found += [record for records in batches.values() for record in records]
+        return found
 
     async def records(self, *, count: int, timeout: float = 20.0) -> list:
         """Raw records (whatever their bytes), until `count` arrived or `timeout` passed."""

@@ -18,6 +18,7 @@ import pytest
 from byte_platform.identity import mint
 
 from byte_testing.events import EventTap
+from byte_testing.kafka import OwnKafka
 from byte_testing.postgres import own_postgres  # noqa: F401  (a fixture: importing it registers it)
 from byte_testing.processes import ServiceProcess, migrate
 
@@ -124,6 +125,17 @@ async def event_tap(stack: dict[str, Any]) -> AsyncIterator[Callable[[str], Even
     yield lambda topic: EventTap(stack["kafka_bootstrap_servers"], topic)
 
 
+@pytest.fixture
+async def own_kafka(tmp_path: Path) -> AsyncIterator[OwnKafka]:
+    """A running Kafka broker of this test's own (`.bootstrap`), which it may `stop()` and
+    `start()` again; stopped at the end. Never stop the shared one."""
+    kafka = OwnKafka(tmp_path / "own-kafka")
+    await kafka.start()
+    try:
+        yield kafka
+    finally:
+        await kafka.stop()
+
 
 class ClerkIssuer:
     """A Clerk stand-in for tests: its own RSA key pair, and session tokens signed with it."""
@@ -182,8 +194,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # `make test-fast` deselects these: every test that reaches the stack, through any fixture.
+    # A broker of the test's own counts too: it is a real server, started from the stack's jars.
     for item in items:
-        if "stack" in getattr(item, "fixturenames", ()):
+        if {"stack", "own_kafka"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.stack)
 
 

@@ -10,13 +10,15 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def eventually(probe: Callable[[], T | Awaitable[T]], *, timeout: float = 30.0, interval: float = 0.1) -> T:
+async def eventually(probe: Callable[[], T | Awaitable[T]], *, timeout: float = 30.0, interval: float = 0.1,
+                     what: str = "") -> T:
     """Calls `probe` (sync or async) until it returns something truthy, and returns that.
 
     An `AssertionError` inside the probe means "not yet", like a falsy value, so a probe can
     assert what it waits for and return what it checked: `assert len(rows) == 3; return rows`.
     Any other exception fails at once. After `timeout` seconds (the probe is always tried at
-    least once) an AssertionError names the last value, or carries the last assertion.
+    least once) an AssertionError names `what` was awaited and the last value, or carries the
+    last assertion.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -34,6 +36,7 @@ async def eventually(probe: Callable[[], T | Awaitable[T]], *, timeout: float = 
             if value:
                 return value  # type: ignore[return-value]
         if loop.time() >= deadline:
-            what = f"last assertion: {failure}" if failure is not None else f"last value: {value!r}"
-            raise AssertionError(f"not met within {timeout}s ({attempts} attempts); {what}") from failure
+            last = f"last assertion: {failure}" if failure is not None else f"last value: {value!r}"
+            raise AssertionError(f"{what or 'condition'} not met within {timeout}s ({attempts} attempts); {last}") \
+                from failure
         await asyncio.sleep(interval)
