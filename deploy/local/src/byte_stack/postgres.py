@@ -12,6 +12,7 @@ import signal
 import subprocess
 import tempfile
 import warnings
+from typing import Any
 from pathlib import Path
 
 from . import procs
@@ -87,7 +88,7 @@ def initdb(pgdata: Path, log: Path) -> None:
         ]
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "ab") as out:
-            kw = {}
+            kw: dict[str, Any] = {}
             if user:
                 import pwd as _pwd
 

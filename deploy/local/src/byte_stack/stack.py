@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -74,8 +75,9 @@ def _infra_tasks(profile, state: Path, ext: Externals, env: dict) -> dict[str, C
         if ext.temporal_address
         else lambda: temporal.ensure(profile, state, address, env["temporal_ui_url"])
     )
+    smtp = ext.smtp
     tasks["mail"] = (
-        external("smtp", lambda: mail.check_smtp(*ext.smtp)) if ext.smtp else lambda: mail.ensure(profile, state)
+        external("smtp", lambda: mail.check_smtp(*smtp)) if smtp else lambda: mail.ensure(profile, state)
     )
     tasks["issuer"] = lambda: issuer.ensure(profile, state, Path(env["clerk_public_key_file"]), env["clerk_jwks_url"])
     return tasks
@@ -220,7 +222,7 @@ def status(profile: str = "dev", services_toml: Path | None = None) -> list[dict
                 "name": svc.name,
                 "pid": proc.pid if proc else None,
                 "external": False,
-                "healthy": healthy(lambda svc=svc: services.check(svc)) if proc else False,
+                "healthy": healthy(functools.partial(services.check, svc)) if proc else False,
                 "where": f"http://{HOST}:{svc.port}",
                 "log": str(services.log_file(state, svc)),
             }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 
 from pydantic import BaseModel
@@ -15,7 +16,7 @@ from byte_contracts import workflow
 class EventSpec:
     type: str
     topic: str
-    payload: type[BaseModel]
+    payload: builtins.type[BaseModel]
 
 
 EVENTS: dict[str, EventSpec] = {

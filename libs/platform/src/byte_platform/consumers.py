@@ -56,6 +56,7 @@ def subscribe(
 
     async def dead_letter(message: KafkaMessage, reason: str, error: str) -> None:
         raw = message.raw_message
+        assert not isinstance(raw, tuple), "subscribers take one message at a time, not batches"
         await broker.publish(
             message.body,
             topic=topics.dead_letter(topic),

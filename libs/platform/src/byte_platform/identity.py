@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 HEADER = "X-Byte-Identity"
 ALGORITHM = "EdDSA"
@@ -78,7 +78,10 @@ class IdentityVerifier:
     CACHE_SIZE = 10_000
 
     def __init__(self, public_key_pem: str, *, issuer: str = "byte-gateway", audience: str = "byte-services") -> None:
-        self._key = serialization.load_pem_public_key(public_key_pem.encode())
+        key = serialization.load_pem_public_key(public_key_pem.encode())
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("the identity key must be an Ed25519 public key")
+        self._key = key
         self._issuer = issuer
         self._audience = audience
         self._verified: dict[str, tuple[Identity, float]] = {}

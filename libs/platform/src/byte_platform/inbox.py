@@ -42,4 +42,4 @@ async def prune(session: AsyncSession, table: sa.Table, older_than: timedelta) -
     """Forgets keys processed longer ago than any redelivery can come (Kafka keeps messages for
     days, Svix retries for about 32 hours), so the table stays small."""
     result = await session.execute(sa.delete(table).where(table.c.processed_at < sa.func.now() - older_than))
-    return result.rowcount or 0
+    return getattr(result, "rowcount", 0) or 0

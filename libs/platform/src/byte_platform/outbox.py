@@ -318,7 +318,7 @@ class OutboxRelay:
         t = self._table
         async with self._db.unscoped() as session:
             PENDING.set(
-                await session.scalar(sa.select(sa.func.count()).select_from(t).where(t.c.published_at.is_(None)))
+                await session.scalar(sa.select(sa.func.count()).select_from(t).where(t.c.published_at.is_(None))) or 0
             )
             # Sent rows are kept a while for inspection, then dropped so the table stays small.
             if time.monotonic() - self._last_cleanup > CLEANUP_EVERY_SECONDS:

@@ -110,7 +110,7 @@ def start_service(
         if database_url:
             base["DATABASE_URL"] = database_url
         proc = ServiceProcess(service, base, logs_dir)
-        proc.start(**env)
+        proc.start(60, **env)
         running.append(proc)
         return proc
 

@@ -34,7 +34,7 @@ async def eventually(probe: Callable[[], T | Awaitable[T]], *, timeout: float = 
             failure = exc
         else:
             if value:
-                return value  # type: ignore[return-value]
+                return value
         if loop.time() >= deadline:
             last = f"last assertion: {failure}" if failure is not None else f"last value: {value!r}"
             raise AssertionError(f"{what or 'condition'} not met within {timeout}s ({attempts} attempts); {last}") \

@@ -134,12 +134,12 @@ class ContactHandlers:
         if "metadata" in sent:
             on_match["metadata"] = contacts.c.metadata.op("||")(stmt.excluded.metadata)
         on_match["updated_at"] = sa.func.now()
-        stmt = stmt.on_conflict_do_update(
+        upsert = stmt.on_conflict_do_update(
             index_elements=[contacts.c.org_id, sa.func.lower(contacts.c.email)],
             index_where=contacts.c.email.isnot(None),
             set_=on_match,
         ).returning(*PUBLIC_COLUMNS, sa.literal_column("xmax = 0").label("inserted"))
-        row = (await work.session.execute(stmt)).one()
+        row = (await work.session.execute(upsert)).one()
         return snapshot(row), row.inserted
 
 

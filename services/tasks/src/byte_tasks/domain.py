@@ -23,8 +23,11 @@ MIN_GAP = 1e-3
 class Caller(Protocol):
     """What the rules need of the caller (byte_platform.context.Context)."""
 
-    user_id: str
-    roles: frozenset[str]
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def roles(self) -> frozenset[str]: ...
 
     @property
     def is_admin(self) -> bool: ...

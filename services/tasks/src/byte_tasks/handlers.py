@@ -459,8 +459,8 @@ class TaskHandlers:
                                       as_of=as_of, **profile)
         update = {"roles": stmt.excluded.roles, "active": stmt.excluded.active, "as_of": stmt.excluded.as_of}
         update.update({k: stmt.excluded[k] for k in profile})
-        stmt = stmt.on_conflict_do_update(
+        upsert = stmt.on_conflict_do_update(
             index_elements=[members.c.org_id, members.c.user_id], set_=update,
             where=members.c.as_of <= stmt.excluded.as_of,
         ).returning(members.c.user_id)
-        return (await work.session.scalar(stmt)) is not None
+        return (await work.session.scalar(upsert)) is not None

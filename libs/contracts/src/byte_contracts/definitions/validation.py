@@ -135,7 +135,7 @@ class Definition(DefinitionDraft):
         return self
 
     @classmethod
-    def model_construct(cls, _fields_set: set[str] | None = None, **values: Any) -> Self:
+    def model_construct(cls, _fields_set: set[str] | None = None, **values: Any) -> Self:  # type: ignore[override]
         raise TypeError("a Definition is only built through validation: use Definition.model_validate")
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
