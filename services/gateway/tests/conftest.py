@@ -6,10 +6,11 @@ from typing import Any
 
 import httpx
 import pytest
+from byte_stack.devclerk import DEV_ORIGIN
 from byte_testing.http import JwksServer
 
 APP_ORIGIN = "https://app.byte.test"
-AUTHORIZED = f"{APP_ORIGIN},http://localhost:3000"
+AUTHORIZED = f"{APP_ORIGIN},{DEV_ORIGIN}"  # the test ClerkIssuer's tokens are made for DEV_ORIGIN
 
 
 @pytest.fixture(scope="session")
