@@ -3,8 +3,13 @@ outbox relay -> app."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+
 import httpx
 from byte_contracts import topics
+from byte_platform.broker import ensure_topics, make_broker
 from byte_platform.http import (
     CorrelationMiddleware,
     install_health,
@@ -16,6 +21,7 @@ from byte_platform.unit_of_work import UnitOfWork
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from svix.webhooks import Webhook
 
@@ -29,6 +35,8 @@ from byte_gateway.proxy import Proxy, UpstreamUnavailable
 from byte_gateway.queries import UserQueries
 from byte_gateway.ratelimit import RateLimited, RateLimits
 from byte_gateway.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -90,11 +98,57 @@ def install_gateway_errors(app: FastAPI) -> None:
         return response
 
 
+def broker_when_reachable(runtime: Runtime, settings: GatewaySettings, topic_names: list[str]) -> KafkaBroker:
+    """The gateway's broker only carries its outbox (identity.* events), which keeps them until
+    Kafka takes them: unlike `runtime.broker`, an unreachable Kafka does not stop the gateway
+    from starting and serving. It connects in the background, retrying, and readiness reports it
+    as `degraded` until then."""
+    broker = make_broker(settings.kafka_bootstrap_servers, client_id=settings.service_name)
+    connecting: asyncio.Task[None] | None = None
+
+    async def connect() -> None:
+        delay = 1.0
+        while True:
+            try:
+                if settings.kafka_create_topics:
+                    await ensure_topics(settings.kafka_bootstrap_servers,
+                                        [*topic_names, *map(topics.dead_letter, topic_names)])
+                await broker.start()
+                log.info("connected to Kafka at %s", settings.kafka_bootstrap_servers)
+                return
+            except Exception as exc:  # unreachable, or not ready yet: the outbox waits
+                log.warning("Kafka at %s is not reachable (%s); trying again in %.0f s",
+                            settings.kafka_bootstrap_servers, exc, delay)
+                with contextlib.suppress(Exception):
+                    await broker.stop()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    async def start() -> None:
+        nonlocal connecting
+        connecting = asyncio.create_task(connect(), name="broker connect")
+
+    async def stop() -> None:
+        if connecting is not None:
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connecting
+        await broker.stop()
+
+    async def ping() -> None:
+        if not await broker.ping(timeout=2):
+            raise ConnectionError("Kafka did not answer")
+
+    runtime.add("broker", start, stop)
+    runtime.degraded_checks["broker"] = ping
+    return broker
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     runtime = Runtime(settings)
     db = runtime.database()
-    broker = runtime.broker([topics.IDENTITY])
+    broker = broker_when_reachable(runtime, settings, [topics.IDENTITY])
     webhook_handlers = WebhookHandlers(UnitOfWork(db, runtime.outbox_relay(db, broker, outbox), inbox))
     runtime.inbox_pruner(db, inbox)
     proxy = Proxy(
@@ -104,6 +158,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         pool_timeout=settings.upstream_pool_timeout_seconds,
         max_connections=settings.upstream_max_connections,
         retry_after=settings.upstream_retry_after_seconds,
+        keepalive_seconds=settings.upstream_keepalive_seconds,
     )
     side_client = httpx.AsyncClient(timeout=5)  # JWKS and OpenAPI fetches, apart from the proxy pool
     pem = settings.clerk_pem()

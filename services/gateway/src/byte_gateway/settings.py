@@ -53,6 +53,9 @@ class GatewaySettings(ServiceSettings):
     upstream_read_timeout_seconds: float = 30.0
     upstream_pool_timeout_seconds: float = 2.0
     upstream_max_connections: int = 200
+    # An idle pooled connection is dropped after this; keep it below the services' keep-alive
+    # (uvicorn's default, 5 s), so the service never closes one the gateway is about to use.
+    upstream_keepalive_seconds: float = 4.0
     upstream_retry_after_seconds: int = 5
     openapi_cache_seconds: float = 60.0
 
