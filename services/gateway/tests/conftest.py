@@ -6,10 +6,11 @@ from typing import Any
 
 import httpx
 import pytest
+from byte_stack.devclerk import DEV_ORIGIN
 from byte_testing.http import JwksServer
 
 APP_ORIGIN = "https://app.byte.test"
-AUTHORIZED = f"{APP_ORIGIN},http://localhost:3000"
+AUTHORIZED = f"{APP_ORIGIN},{DEV_ORIGIN}"  # the test ClerkIssuer's tokens are made for DEV_ORIGIN
 
 
 @pytest.fixture(scope="session")
@@ -30,9 +31,10 @@ def webhook_secret() -> str:
 @pytest.fixture(scope="session")
 def start_gateway(start_service, stack, gateway_db, contacts_service, clerk_issuer, webhook_secret) -> Callable[..., Any]:
     """`start_gateway(**env)`: a gateway process in front of the contacts process, trusting
-    `clerk_issuer`'s PEM key unless the env says otherwise."""
+    `clerk_issuer`'s PEM key unless the env says otherwise; `database_url=` gives it a database
+    of its own (its outbox relay then publishes only its events)."""
 
-    def _start(**env: str):
+    def _start(database_url: str | None = None, **env: str):
         base = {
             "IDENTITY_PRIVATE_KEY_FILE": stack["identity_private_key_file"],
             "SERVICE_URLS_JSON": json.dumps({"contacts": contacts_service.url}),
@@ -46,7 +48,7 @@ def start_gateway(start_service, stack, gateway_db, contacts_service, clerk_issu
             "LOG_LEVEL": "WARNING",
         }
         base.update({k.upper(): v for k, v in env.items()})
-        return start_service("gateway", database_url=gateway_db, **{k: v for k, v in base.items() if v is not None})
+        return start_service("gateway", database_url=database_url or gateway_db, **{k: v for k, v in base.items() if v is not None})
 
     return _start
 

@@ -32,11 +32,51 @@ async def test_session_cookie_is_accepted(gateway, clerk_issuer, org_id):
     token = clerk_issuer.token(org_id)
     async with httpx.AsyncClient(base_url=gateway.url, cookies={"__session": token}) as c:
         assert (await c.get("/v1/contacts")).status_code == 200
-        # a cookie-authenticated write from a foreign origin is refused (CSRF)
-        r = await c.post("/v1/contacts", json={"first_name": "Ada"}, headers={"Origin": "https://evil.test"})
-        assert_problem(r, 403, contains="origin")
-        r = await c.post("/v1/contacts", json={"first_name": "Ada"}, headers={"Origin": "https://app.byte.test"})
-        assert r.status_code == 201, r.text
+        # a cookie-authenticated write from a foreign origin, or from nowhere said, is refused (CSRF)
+        for origin in ("https://evil.test", "null", "https://app.byte.test.evil.test", None):
+            headers = {"Origin": origin} if origin is not None else {}
+            for method in ("POST", "PUT", "PATCH", "DELETE"):
+                r = await c.request(method, "/v1/contacts", json={"first_name": "Ada"}, headers=headers)
+                assert_problem(r, 403, contains="Origin" if origin is None else "origin")
+        assert (await c.get("/v1/contacts")).json()["items"] == []  # nothing was written
+        for origin in ("https://app.byte.test", "http://localhost:3000"):
+            r = await c.post("/v1/contacts", json={"first_name": "Ada"}, headers={"Origin": origin})
+            assert r.status_code == 201, r.text
+    # a Bearer token is no ambient credential: no Origin needed
+    async with httpx.AsyncClient(base_url=gateway.url, headers={"Authorization": f"Bearer {token}"}) as c:
+        assert (await c.post("/v1/contacts", json={"first_name": "Bea"})).status_code == 201
+
+
+def _production(**overrides) -> dict:
+    """Every setting production requires, except the authorized parties."""
+    return {"environment": "production", "database_url": "postgresql+asyncpg://gateway:s3cret@db.internal/gateway",
+            "identity_private_key": "pem", "identity_public_key": "pem", "clerk_jwks_url": "https://clerk.example/jwks",
+            "clerk_webhook_secret": "whsec_x", "clerk_authorized_parties": [], "cors_origins": [], **overrides}
+
+
+def test_production_refuses_to_start_without_authorized_parties():
+    """Without them, a session token Clerk made for another site of the same instance would pass."""
+    from byte_gateway.settings import GatewaySettings
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="CLERK_AUTHORIZED_PARTIES"):
+        GatewaySettings(**_production())
+    assert GatewaySettings(**_production(clerk_authorized_parties="https://app.example")).authorized_parties() == [
+        "https://app.example"]
+    assert GatewaySettings(**_production(cors_origins=["https://app.example"])).authorized_parties() == [
+        "https://app.example"]
+
+
+async def test_a_token_made_for_another_origin_is_refused_for_reads_and_writes(gateway, clerk_issuer, org_id):
+    import httpx
+
+    token = clerk_issuer.token(org_id, azp="https://other-app.test")  # same Clerk instance, another site
+    async with httpx.AsyncClient(base_url=gateway.url, headers={"Authorization": f"Bearer {token}"}) as c:
+        assert_problem(await c.get("/v1/contacts"), 401, code="bad_azp")
+        assert_problem(await c.post("/v1/contacts", json={"first_name": "Eve"}), 401, code="bad_azp")
+    async with httpx.AsyncClient(base_url=gateway.url, cookies={"__session": token}) as c:
+        r = await c.post("/v1/contacts", json={"first_name": "Eve"}, headers={"Origin": "https://app.byte.test"})
+        assert_problem(r, 401, code="bad_azp")
 
 
 def _rejections(issuer: ClerkIssuer, stranger: ClerkIssuer, org_id: str) -> dict[str, tuple[str | None, int, str]]:

@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                      help="admin, user, guest, owner or a custom role (reviewer, ...); identity-token: comma-separated")
     tok.add_argument("--ttl", type=int, default=3600, help="seconds")
     tok.add_argument("--v1", action="store_true", help="token: Clerk's v1 claims (org_id, org_role) instead of v2")
-    tok.add_argument("--azp", default=devclerk.DEFAULT_AZP, help="token: the authorized party (origin); empty for none")
+    tok.add_argument("--azp", default=devclerk.DEV_ORIGIN, help="token: the authorized party (origin); empty for none")
     args = ap.parse_args(argv)
 
     t0 = time.monotonic()

@@ -19,7 +19,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-DEFAULT_AZP = "http://localhost:3000"
+# The app's origin in development (a frontend dev server). Dev session tokens are made for it
+# (`azp`), and the dev gateway accepts tokens and cookie-authenticated writes from it only.
+DEV_ORIGIN = "http://localhost:3000"
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -88,7 +90,7 @@ def session_claims(
     issuer: str,
     ttl_seconds: int = 3600,
     version: int = 2,
-    azp: str | None = DEFAULT_AZP,
+    azp: str | None = DEV_ORIGIN,
     permissions: list[str] | None = None,
     now: int | None = None,
 ) -> dict:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from .devclerk import DEV_ORIGIN
+
 HOST = "127.0.0.1"
 PG_SUPERUSER = "postgres"
 PG_SUPERUSER_PASSWORD = "postgres"  # local only; the admin URL carries it
@@ -249,6 +251,8 @@ def service_environment(env: dict, service: Service) -> dict[str, str]:
         out["CLERK_JWKS_URL"] = env["clerk_jwks_url"]
         out["CLERK_ISSUER"] = env["clerk_issuer"]
         out["CLERK_WEBHOOK_SECRET_FILE"] = env["clerk_webhook_secret_file"]
+        # the dev issuer's tokens carry this azp; a token made for any other origin is refused
+        out["CLERK_AUTHORIZED_PARTIES"] = DEV_ORIGIN
     return out
 
 
@@ -272,6 +276,7 @@ def export_lines(env: dict) -> list[str]:
         "IDENTITY_PUBLIC_KEY_FILE": env["identity_public_key_file"],
         "CLERK_JWKS_URL": env["clerk_jwks_url"],
         "CLERK_ISSUER": env["clerk_issuer"],
+        "CLERK_AUTHORIZED_PARTIES": DEV_ORIGIN,
         "SERVICE_URLS_JSON": json.dumps({n: s["url"] for n, s in env["services"].items()}),
     }
     for name, svc in env["services"].items():

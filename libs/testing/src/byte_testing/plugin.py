@@ -140,12 +140,16 @@ async def own_kafka(tmp_path: Path) -> AsyncIterator[OwnKafka]:
 class ClerkIssuer:
     """A Clerk stand-in for tests: its own RSA key pair, and session tokens signed with it."""
 
-    def __init__(self, issuer: str = "https://clerk.byte.test") -> None:
+    def __init__(self, issuer: str = "https://clerk.byte.test", azp: str | None = None) -> None:
+        from byte_stack.devclerk import DEV_ORIGIN
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
 
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.issuer = issuer
+        # the origin its tokens are made for (`azp`), as Clerk's are for the app's: the dev origin,
+        # which the gateways under test list among their authorized parties
+        self.azp = azp or DEV_ORIGIN
         self.private_pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode()
@@ -167,7 +171,8 @@ class ClerkIssuer:
                **overrides: Any) -> dict[str, Any]:
         from byte_stack.devclerk import session_claims
 
-        claims = session_claims(user_id=user_id, org_id=org_id, role=role, issuer=self.issuer, version=version)
+        claims = session_claims(user_id=user_id, org_id=org_id, role=role, issuer=self.issuer, version=version,
+                                azp=self.azp)
         claims.update(overrides)
         return {k: v for k, v in claims.items() if v is not None}
 

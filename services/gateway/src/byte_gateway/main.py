@@ -3,6 +3,8 @@ outbox relay -> app."""
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 from byte_contracts import topics
 from byte_platform.http import (
@@ -29,6 +31,8 @@ from byte_gateway.proxy import Proxy, UpstreamUnavailable
 from byte_gateway.queries import UserQueries
 from byte_gateway.ratelimit import RateLimited, RateLimits
 from byte_gateway.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -104,6 +108,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         pool_timeout=settings.upstream_pool_timeout_seconds,
         max_connections=settings.upstream_max_connections,
         retry_after=settings.upstream_retry_after_seconds,
+        keepalive_seconds=settings.upstream_keepalive_seconds,
     )
     side_client = httpx.AsyncClient(timeout=5)  # JWKS and OpenAPI fetches, apart from the proxy pool
     pem = settings.clerk_pem()

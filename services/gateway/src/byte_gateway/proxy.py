@@ -6,12 +6,20 @@ not a hang. The caller's headers pass through except the ones that could
 speak for someone: `Authorization` and cookies (the Clerk session stays at the edge), any
 `X-Byte-Identity` (the gateway mints the only one) and any org header. Responses stream back
 unbuffered (a CSV export never sits in the gateway's memory).
+
+Faults (docs/errors.md, "Gateway"): a pooled connection the service has already closed is never
+written to; a connection that carried a 5xx is not pooled again (a service that failed may close
+it); a request that never reached the service (refused connection), or an idempotent one whose
+connection broke before an answer, is sent once more on a fresh connection; a body that breaks
+off mid-stream aborts the caller's response instead of ending it as if it were complete.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import weakref
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -26,6 +34,10 @@ from yarl import URL
 log = logging.getLogger(__name__)
 
 UPSTREAM_FAILURES = Counter("byte_gateway_upstream_failures_total", "Requests no upstream answered", ["service", "kind"])
+UPSTREAM_RETRIES = Counter("byte_gateway_upstream_retries_total", "Requests sent again on a fresh connection", ["service", "reason"])
+
+# RFC 9110 §9.2.2: sending one of these twice has the effect of sending it once
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
@@ -49,6 +61,66 @@ class UpstreamUnavailable(Problem):
         self.retry_after = retry_after
 
 
+class UpstreamCut(Exception):
+    """The service's body broke off after the status went out: raised inside the streaming body
+    so the server aborts the caller's response (no terminating chunk, or fewer bytes than
+    Content-Length) instead of ending it as if it were whole."""
+
+
+def _closed_by_peer(transport: asyncio.BaseTransport | None) -> bool:
+    """True when the service already closed this idle connection (its FIN, or a reset, or bytes
+    nobody asked for, are waiting on the socket) though the event loop has not noticed yet."""
+    raw = transport.get_extra_info("socket") if transport is not None else None
+    if raw is None:
+        return transport is None
+    # asyncio's socket wrapper has no recv: peek through a socket object over the same descriptor
+    peek = socket.socket(raw.family, raw.type, raw.proto, fileno=raw.fileno())
+    try:
+        peek.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return False  # nothing to read: open and idle
+    except OSError:
+        return True
+    finally:
+        peek.detach()
+    return True  # b"" (the service's FIN) or unsolicited bytes: either way not reusable
+
+
+class _UpstreamResponse(aiohttp.ClientResponse):
+    async def start(self, connection: aiohttp.connector.Connection) -> aiohttp.ClientResponse:
+        protocol = connection.protocol
+        await super().start(connection)
+        if self.status >= 500 and protocol is not None:
+            # A service that failed may close the connection once its answer is out (uvicorn
+            # does after an unhandled error), and would take in, then drop, a request sent on
+            # it meanwhile: it is not used again. Marked even when a short body already put it
+            # back in the pool; _OpenConnections skips it there.
+            protocol.force_close()
+        return self
+
+
+class _OpenConnections(aiohttp.TCPConnector):
+    """A pool that checks a kept-alive connection just before it is written to: a service
+    closes idle connections (its keep-alive timeout, a shutdown, after an unhandled error) and
+    the close can sit unread in the socket while the gateway picks the connection. Such a one,
+    or one that carried a 5xx, is dropped for another, so a request is never written into a
+    connection known to be closed."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._handed_out: weakref.WeakSet[object] = weakref.WeakSet()
+
+    async def connect(self, req, traces, timeout):  # type: ignore[no-untyped-def]
+        while True:
+            conn = await super().connect(req, traces, timeout)
+            if conn.protocol not in self._handed_out:  # just opened: nothing to check
+                self._handed_out.add(conn.protocol)
+                return conn
+            if not (conn.protocol is None or conn.protocol.should_close or _closed_by_peer(conn.transport)):
+                return conn
+            conn.close()
+
+
 class Proxy:
     def __init__(
         self,
@@ -59,6 +131,7 @@ class Proxy:
         pool_timeout: float,
         max_connections: int,
         retry_after: int,
+        keepalive_seconds: float = 4.0,
         max_body_bytes: int = 1_048_576,
     ) -> None:
         self.service_urls = service_urls
@@ -68,22 +141,38 @@ class Proxy:
             total=None, connect=pool_timeout + connect_timeout, sock_connect=connect_timeout, sock_read=read_timeout
         )
         self._max_connections = max_connections
+        self._keepalive = keepalive_seconds
         self._session: aiohttp.ClientSession | None = None
+        self._fresh: aiohttp.ClientSession | None = None
 
-    async def start(self) -> None:
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=self._max_connections),
+    def _client(self, connector: aiohttp.BaseConnector) -> aiohttp.ClientSession:
+        session = aiohttp.ClientSession(
+            connector=connector,
             timeout=self._timeout,
             # one session serves every caller: it must never keep an upstream's cookies
             cookie_jar=aiohttp.DummyCookieJar(),
             # bytes pass through as the upstream encoded them, Content-Encoding and all
             auto_decompress=False,
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            response_class=_UpstreamResponse,
         )
+        # aiohttp resends an idempotent request itself, on the same pool (which may hand it
+        # another connection the service closed); forward() does the one retry, on a fresh one.
+        session._retry_connection = False
+        return session
+
+    async def start(self) -> None:
+        # Idle connections are dropped before the services' own keep-alive (uvicorn: 5 s) would
+        # close them under the gateway's feet.
+        self._session = self._client(_OpenConnections(
+            limit=self._max_connections, limit_per_host=self._max_connections, keepalive_timeout=self._keepalive,
+        ))
+        self._fresh = self._client(aiohttp.TCPConnector(limit=self._max_connections, force_close=True))
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        for session in (self._session, self._fresh):
+            if session is not None:
+                await session.close()
 
     async def _body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -101,7 +190,6 @@ class Proxy:
         base = self.service_urls.get(service)
         if base is None:
             raise UpstreamUnavailable(service, "it is not deployed behind this gateway", self.retry_after)
-        assert self._session is not None, "Proxy.start() runs in the app's lifespan"
         headers = [(k, v) for k, v in request.headers.items() if _forwardable(k)]
         headers.append((IDENTITY_HEADER, identity_token))
         headers.append((CORRELATION_HEADER, correlation_id.get() or ""))
@@ -112,38 +200,73 @@ class Proxy:
         query = request.url.query
         # encoded=True: the path and query go upstream byte for byte as the caller sent them
         url = URL(base + request.url.path + (f"?{query}" if query else ""), encoded=True)
-        try:
-            response = await self._session.request(
-                request.method, url, headers=headers, data=body, allow_redirects=False
-            )
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            UPSTREAM_FAILURES.labels(service, "connect").inc()
-            raise UpstreamUnavailable(service, type(exc).__name__, self.retry_after) from None
-        except (TimeoutError, asyncio.TimeoutError):
-            UPSTREAM_FAILURES.labels(service, "timeout").inc()
-            raise Problem(504, "Gateway Timeout", f"the {service} service did not answer in time") from None
-        except aiohttp.ClientError as exc:
-            UPSTREAM_FAILURES.labels(service, "transport").inc()
-            raise Problem(502, "Bad Gateway", f"the {service} service failed mid-request: {type(exc).__name__}") from None
+        response = await self._exchange(service, request.method, url, headers, body)
         content_type = response.headers.get("content-type", "")
         if response.status >= 500 and not content_type.startswith(PROBLEM_JSON):
             response.release()
             UPSTREAM_FAILURES.labels(service, "status").inc()
             log.warning("%s answered %s without problem+json", service, response.status)
             raise Problem(502, "Bad Gateway", f"the {service} service failed ({response.status})")
-        streamed = StreamingResponse(_relay(response), status_code=response.status)
+        streamed = StreamingResponse(_relay(response, service), status_code=response.status)
         # every header as sent (Set-Cookie may repeat), except hop-by-hop ones
         streamed.raw_headers = [(k.lower(), v) for k, v in response.raw_headers if k.decode("latin-1").lower() not in DROP_RESPONSE]
         return streamed
 
+    async def _exchange(
+        self, service: str, method: str, url: URL, headers: list[tuple[str, str]], body: bytes | None
+    ) -> aiohttp.ClientResponse:
+        """The service's answer (status and headers; the body still to read), trying a second
+        time, on a fresh connection, only when that cannot apply a request twice."""
+        assert self._session is not None and self._fresh is not None, "Proxy.start() runs in the app's lifespan"
+        for session in (self._session, self._fresh):
+            retrying = session is self._fresh
+            try:
+                return await session.request(method, url, headers=headers, data=body, allow_redirects=False)
+            except aiohttp.ConnectionTimeoutError:
+                # no connection within the connect (and pool) timeout: waiting again would only double it
+                UPSTREAM_FAILURES.labels(service, "connect").inc()
+                raise UpstreamUnavailable(service, "ConnectionTimeoutError", self.retry_after) from None
+            except TimeoutError:
+                UPSTREAM_FAILURES.labels(service, "timeout").inc()
+                raise Problem(504, "Gateway Timeout", f"the {service} service did not answer in time") from None
+            except aiohttp.ClientConnectorError as exc:
+                # refused, or reset while connecting: not a byte of the request was sent
+                if retrying:
+                    UPSTREAM_FAILURES.labels(service, "connect").inc()
+                    raise UpstreamUnavailable(service, type(exc).__name__, self.retry_after) from None
+                reason = "connect"
+            except aiohttp.ClientConnectionError as exc:
+                # The connection broke before an answer. The service may have acted on the
+                # request (uvicorn runs a request that arrives on a connection it is about to
+                # close), so only a request that is safe to apply twice goes again.
+                if retrying or method not in IDEMPOTENT:
+                    UPSTREAM_FAILURES.labels(service, "transport").inc()
+                    raise Problem(
+                        502, "Bad Gateway",
+                        f"the connection to the {service} service broke before it answered ({type(exc).__name__});"
+                        + ("" if method in IDEMPOTENT else " the request may or may not have been applied"),
+                    ) from None
+                reason = "dropped"
+            except aiohttp.ClientError as exc:  # an answer that is not HTTP, and the like
+                UPSTREAM_FAILURES.labels(service, "transport").inc()
+                raise Problem(502, "Bad Gateway", f"the {service} service failed mid-request: {type(exc).__name__}") from None
+            UPSTREAM_RETRIES.labels(service, reason).inc()
+            log.info("%s %s: sending again on a fresh connection (%s)", method, service, reason)
+        raise AssertionError("unreachable: the fresh attempt returns or raises")
 
-async def _relay(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+
+async def _relay(response: aiohttp.ClientResponse, service: str) -> AsyncIterator[bytes]:
     # Released here rather than in a BackgroundTask: a sync background callable would cost a
     # thread-pool round trip on every request.
     try:
         async for chunk in response.content.iter_any():
             yield chunk
-    except (aiohttp.ClientError, TimeoutError) as exc:  # the upstream died mid-body: the status is sent, stop here
-        log.warning("upstream body broke off: %s", exc)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        # The status is out: the only honest signal left is to cut the caller's transfer too.
+        UPSTREAM_FAILURES.labels(service, "cut").inc()
+        log.warning("%s %s: the %s service's body broke off (%s); aborting the response",
+                    response.method, response.url.path, service, type(exc).__name__)
+        response.close()
+        raise UpstreamCut(f"the {service} service's body broke off: {type(exc).__name__}: {exc}") from None
     finally:
         response.release()

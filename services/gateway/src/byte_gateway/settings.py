@@ -39,8 +39,10 @@ class GatewaySettings(ServiceSettings):
     clerk_jwks_timeout_seconds: float = 3.0
     clerk_issuer: str | None = Field(default=None, description="when set, `iss` must equal it")
     clerk_clock_skew_seconds: int = 5
-    # `azp` (the origin the token was made for) must be one of these when the token has one.
-    # Empty: CORS_ORIGINS is used; both empty: azp is not checked (local development).
+    # The app's own origins. A token's `azp` (the origin it was made for) must be one of them,
+    # and so must the Origin of a write authenticated by the __session cookie. Empty:
+    # CORS_ORIGINS is used; both empty: azp is not checked and cookie writes are refused
+    # (required in production).
     clerk_authorized_parties: CommaList = []
     clerk_webhook_secret: str | None = Field(default=None, description="whsec_... of the Svix endpoint")
     clerk_webhook_secret_file: Path | None = None
@@ -51,6 +53,9 @@ class GatewaySettings(ServiceSettings):
     upstream_read_timeout_seconds: float = 30.0
     upstream_pool_timeout_seconds: float = 2.0
     upstream_max_connections: int = 200
+    # An idle pooled connection is dropped after this; keep it below the services' keep-alive
+    # (uvicorn's default, 5 s), so the service never closes one the gateway is about to use.
+    upstream_keepalive_seconds: float = 4.0
     upstream_retry_after_seconds: int = 5
     openapi_cache_seconds: float = 60.0
 
@@ -97,6 +102,10 @@ class GatewaySettings(ServiceSettings):
             raise ValueError("CLERK_JWT_KEY[_FILE] or CLERK_JWKS_URL is required in production")
         if not (self.clerk_webhook_secret or self.clerk_webhook_secret_file):
             raise ValueError("CLERK_WEBHOOK_SECRET is required in production")
+        if not self.authorized_parties():
+            # without them a session token minted for any other site on the same Clerk
+            # instance would be accepted here
+            raise ValueError("CLERK_AUTHORIZED_PARTIES (or CORS_ORIGINS) is required in production")
         return self
 
     def identity_private_key_pem(self) -> str:
