@@ -4,6 +4,7 @@ identity, health and metrics."""
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_fastapi_instrumentator import Instrumentator
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,6 +25,7 @@ from byte_platform.faults import is_transient
 from byte_platform.identity import HEADER, IdentityVerifier, InvalidIdentity
 from byte_platform.logging import correlation_id
 from byte_platform.runtime import Runtime
+from byte_platform.validation import printable, storable_parameters
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +74,22 @@ def problem_response(status: int, title: str, detail: str | None, request: Reque
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """One `{field, in, message}` per error; `field` is the dotted path of the input
+    (`first_name`, `metadata.a.b`, `tags.2`), or `body` when the body as a whole is wrong."""
     errors = []
     for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ())]
-        errors.append({"field": ".".join(loc[1:]) or loc[0] if loc else "", "in": loc[0] if loc else "", "message": err.get("msg", "")})
+        loc = list(err.get("loc", ()))
+        where = str(loc[0]) if loc else "body"
+        path, message = loc[1:], str(err.get("msg", ""))
+        if err.get("type") == "json_invalid":
+            # FastAPI puts the character offset where a field name would go.
+            error = (err.get("ctx") or {}).get("error", "")
+            message = f"not valid JSON (at character {path[0]}: {error})" if path else "not valid JSON"
+            path = []
+        # Control characters or lone surrogates in a path (a metadata key, a query parameter's
+        # name) or in a message that quotes the input are written as escapes.
+        field = ".".join(printable(str(p)) for p in path) or where
+        errors.append({"field": field, "in": where, "message": printable(message)})
     return errors
 
 
@@ -98,6 +113,12 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+            # FastAPI's answer to a JSON body Python cannot decode at all (nested past the
+            # recursion limit, not UTF-8, an integer of thousands of digits): still a body error.
+            message = _unreadable_body(exc.__cause__)
+            return problem_response(400, "Malformed body", message, request,
+                                    errors=[{"field": "body", "in": "body", "message": message}])
         title = {404: "Not Found", 405: "Method Not Allowed", 401: "Unauthorized"}.get(exc.status_code, "Error")
         return problem_response(exc.status_code, title, str(exc.detail) if exc.detail else None, request)
 
@@ -114,6 +135,17 @@ def unavailable_response(request: Request, retry_after: int) -> JSONResponse:
                                 request, retry_after=retry_after)
     response.headers["Retry-After"] = str(retry_after)
     return response
+
+
+def _unreadable_body(cause: BaseException) -> str:
+    if isinstance(cause, RecursionError):
+        return "not readable JSON: nested too deeply"
+    if isinstance(cause, UnicodeDecodeError):
+        return "not readable JSON: not UTF-8"
+    return "not readable JSON: a number is too long"
+
+
+_REQUEST_ID = re.compile(rb"[\x20-\x7e]+")
 
 
 class CorrelationMiddleware:
@@ -136,7 +168,9 @@ class CorrelationMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(CORRELATION_HEADER.lower().encode())
-        value = incoming.decode()[:128] if incoming else uuid.uuid4().hex
+        # Only printable ASCII is taken: the id is echoed in a header, logged and carried in
+        # events, and a header's bytes need not even be UTF-8.
+        value = incoming.decode()[:128] if incoming and _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         token = correlation_id.set(value)
         started = False
 
@@ -227,9 +261,83 @@ def install_health(app: FastAPI, runtime: Runtime, *, extra_checks: dict[str, Ch
     Instrumentator(excluded_handlers=["/healthz", "/readyz", "/metrics"]).instrument(app).expose(app, include_in_schema=False)
 
 
+class FieldError(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    field: str = Field(description="dotted path of the offending input (`first_name`, `metadata.a.b`, `tags.2`, "
+                                   "`cursor`), or `body` when the body as a whole is wrong")
+    in_: str = Field(alias="in", description="where it was given: `body`, `query`, `path` or `header`")
+    message: str = Field(description="what is wrong with it")
+
+
+class ProblemDetails(BaseModel):
+    """An error, as every service answers one: RFC 9457 problem details
+    (`application/problem+json`). A refusal may add facts worth showing (who holds a task)."""
+
+    model_config = ConfigDict(title="Problem", extra="allow")
+
+    type: str = Field("about:blank", description="always `about:blank`: `status` and `title` say what happened")
+    title: str
+    status: int
+    detail: str | None = Field(None, description="what went wrong, for a person")
+    instance: str | None = Field(None, description="the request's path")
+    errors: list[FieldError] | None = Field(None, description="one per offending input, on 400 and 422")
+
+
+# What each status means for any operation; an operation may describe its own more precisely.
+PROBLEM_STATUSES: dict[int, str] = {
+    400: "Malformed input: a cursor this API did not issue, a body that is not readable JSON",
+    401: "No valid identity: requests reach services through the gateway",
+    403: "The caller may not do this",
+    404: "Not found (another organization's rows read the same as missing ones)",
+    409: "The current state does not allow this",
+    422: "Invalid input: `errors` names each offending field",
+    500: "Unexpected failure",
+    503: "A dependency is unavailable; retry after `Retry-After` seconds",
+}
+_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Makes `app`'s OpenAPI document say what errors really look like: problem+json (the
+    `Problem` schema) for every 4xx/5xx of every operation, in place of FastAPI's default
+    `application/json` `HTTPValidationError`, which no service ever answers."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = with_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def with_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    problem = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(problem.pop("$defs", {}))
+    components["Problem"] = problem
+    content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path_item in schema.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method not in _METHODS:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, description in PROBLEM_STATUSES.items():
+                documented = responses.setdefault(str(status), {"description": description})
+                if documented.get("description") == "Validation Error":
+                    documented["description"] = description
+                documented["content"] = content
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    return schema
+
+
 def base_app(*, title: str, version: str, lifespan: Any) -> FastAPI:
-    app = FastAPI(title=title, version=version, lifespan=lifespan)
+    # Every route refuses a query parameter or path segment PostgreSQL could not store before
+    # it reads any (byte_platform.validation); bodies are checked by their schemas' types.
+    app = FastAPI(title=title, version=version, lifespan=lifespan, dependencies=[Depends(storable_parameters)])
     app.add_middleware(CorrelationMiddleware)
     install_problem_handlers(app)
+    document_problems(app)
     return app
-

@@ -1,6 +1,8 @@
 """Opaque keyset cursors: the last row's sort key, base64url-encoded JSON.
 
-A cursor is only good for the sort it was made with; anything else is a 400, never a 500.
+A cursor is only good for the sort it was made with; anything else is a 400, never a 500. A
+forged cursor may decode to values no issued cursor holds (NaN, a lone surrogate, U+0000, a
+time past the calendar): those are refused here too, before they reach a query.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import sqlalchemy as sa
 
 from byte_contracts.errors import Malformed
 
+from byte_platform.validation import json_problems, parse_aware
+
 
 class BadCursor(Malformed):
     def __init__(self, detail: str) -> None:
@@ -33,9 +37,11 @@ def decode_cursor(cursor: str, sort: str, arity: int) -> list[Any]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, RecursionError):
         raise BadCursor("cursor is not one this API issued") from None
     if not isinstance(data, dict) or not isinstance(data.get("v"), list) or len(data["v"]) != arity:
+        raise BadCursor("cursor is not one this API issued")
+    if json_problems(data):
         raise BadCursor("cursor is not one this API issued")
     if data.get("s") != sort:
         raise BadCursor(f"cursor was issued for sort {data.get('s')!r}, not {sort!r}")
@@ -88,10 +94,9 @@ class Keyset:
 
 def parse_time(value: Any) -> datetime:
     """A cursor's timestamp: ISO 8601 with a zone, as `dump_time` wrote it."""
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError("naive time")
-    return parsed
+    if not isinstance(value, str):
+        raise TypeError("not a time")
+    return parse_aware(value)
 
 
 def dump_time(value: datetime) -> str:

@@ -2,35 +2,32 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
 from byte_contracts.enums import ContactStatus
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from byte_platform.validation import AwareDatetime, JsonObject, StorableText
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-OptionalName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
-Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^[0-9+().\- x]*$")]
-Zip = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)]
-Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^https?://\S+$")]
-Email = Annotated[EmailStr, StringConstraints(max_length=254)]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+# Every text type carries `StorableText`: PostgreSQL cannot store U+0000 or a lone surrogate.
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), StorableText]
+OptionalName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), StorableText]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), StorableText]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^[0-9+().\- x]*$"),
+                  StorableText]
+Zip = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20), StorableText]
+Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^https?://\S+$"),
+                StorableText]
+Email = Annotated[EmailStr, StringConstraints(max_length=254), StorableText]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), StorableText]
+SubmissionId = Annotated[str, StringConstraints(max_length=200), StorableText]
 
 PAGE_SIZE_MAX = 200
-METADATA_MAX_BYTES = 16_384
-REQUIRED_FIELDS = frozenset({"first_name", "last_name", "status", "metadata", "tags"})
+REQUIRED_FIELDS = ("first_name", "last_name", "status", "metadata", "tags")
 
-
-def _small_metadata(value: dict[str, Any]) -> dict[str, Any]:
-    if len(json.dumps(value)) > METADATA_MAX_BYTES:
-        raise ValueError(f"metadata is larger than {METADATA_MAX_BYTES} bytes of JSON")
-    return value
-
-
-Metadata = Annotated[dict[str, Any], AfterValidator(_small_metadata)]
+Metadata = JsonObject
 Tags = Annotated[list[Tag], Field(max_length=50)]
 
 
@@ -47,7 +44,7 @@ class ContactCreate(_Strict):
     role: Short | None = None
     status: ContactStatus = ContactStatus.ACTIVE
     avatar_url: Url | None = None
-    last_contacted_at: datetime | None = None
+    last_contacted_at: AwareDatetime | None = None
     address_line_1: Short | None = None
     address_line_2: Short | None = None
     city: Short | None = None
@@ -58,31 +55,33 @@ class ContactCreate(_Strict):
 
 
 class ContactUpdate(_Strict):
-    """Only the fields sent are changed; `null` clears an optional field."""
+    """Only the fields sent are changed; `null` clears an optional field. The fields a contact
+    always has may be left out, never sent as null (their type says so: `= Field(default=None)`
+    only stands for "not sent")."""
 
-    first_name: Name | None = None
-    last_name: OptionalName | None = None
+    first_name: Name = Field(default=None)
+    last_name: OptionalName = Field(default=None)
     email: Email | None = None
     phone: Phone | None = None
     company: Short | None = None
     role: Short | None = None
-    status: ContactStatus | None = None
+    status: ContactStatus = Field(default=None)
     avatar_url: Url | None = None
-    last_contacted_at: datetime | None = None
+    last_contacted_at: AwareDatetime | None = None
     address_line_1: Short | None = None
     address_line_2: Short | None = None
     city: Short | None = None
     state: Short | None = None
     zip: Zip | None = None
-    metadata: Metadata | None = None
-    tags: Tags | None = None
+    metadata: Metadata = Field(default=None)
+    tags: Tags = Field(default=None)
 
-    @model_validator(mode="after")
-    def _required_fields_cannot_be_cleared(self) -> ContactUpdate:
-        for name in sorted(REQUIRED_FIELDS & self.model_fields_set):
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
+    @field_validator(*REQUIRED_FIELDS, mode="before")
+    @classmethod
+    def _required_fields_cannot_be_cleared(cls, value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError("not_nullable", "cannot be null: a contact always has one")
+        return value
 
 
 class ContactUpsert(ContactCreate):
@@ -93,7 +92,7 @@ class ContactUpsert(ContactCreate):
     """
 
     email: Email
-    submission_id: Annotated[str, StringConstraints(max_length=200)] | None = None
+    submission_id: SubmissionId | None = None
 
 
 class ContactPublic(BaseModel):

@@ -6,14 +6,17 @@ Actions on a task are PATCHes of a sub-resource:
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated
 
 from byte_contracts.enums import TaskOutcome, TaskPriority, TaskStatus, TaskType
 from byte_platform.http import CurrentContext
 from byte_platform.responses import JsonBytes, page_response
-from fastapi import APIRouter, Depends, Query, Request, Response, status
-from pydantic import AwareDatetime
+from byte_platform.validation import AwareDatetime
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from byte_tasks.commands import (
     ChangeTaskStatus,
@@ -155,15 +158,21 @@ async def unclaim_task(ctx: CurrentContext, handlers: Handlers, task_id: uuid.UU
 
 
 async def _optional_approval(request: Request) -> Approval:
-    """approve takes an optional body: none at all means no comment."""
+    """approve takes an optional body: none at all means no comment. Otherwise it is read as
+    FastAPI reads any body (Python's json, then the model), so a lone surrogate escape is
+    refused at the field that holds it, as everywhere else."""
     raw = await request.body()
     if not raw.strip():
         return Approval()
-    from fastapi.exceptions import RequestValidationError
-    from pydantic import ValidationError
-
     try:
-        return Approval.model_validate_json(raw)
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error",
+                                       "input": {}, "ctx": {"error": exc.msg}}]) from None
+    except (ValueError, RecursionError) as exc:
+        raise HTTPException(400, "There was an error parsing the body") from exc
+    try:
+        return Approval.model_validate(data)
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
 

@@ -2,34 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
 from byte_contracts.enums import TaskOutcome, TaskPriority, TaskStatus, TaskType
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from byte_platform.validation import AwareDatetime, JsonObject, StorableText
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from byte_tasks.domain import DESCRIPTION_MAX, TITLE_MAX
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
-Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX)]
-UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Every text type carries `StorableText`: PostgreSQL cannot store U+0000 or a lone surrogate.
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX), StorableText]
+Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX), StorableText]
+UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), StorableText]
 RoleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
-                                            pattern=r"^[A-Za-z0-9_.:-]+$")]
-Comment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+                                            pattern=r"^[A-Za-z0-9_.:-]+$"), StorableText]
+Comment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000), StorableText]
 
 PAGE_SIZE_MAX = 200
-METADATA_MAX_BYTES = 16_384
 
-
-def _small_metadata(value: dict[str, Any]) -> dict[str, Any]:
-    if len(json.dumps(value)) > METADATA_MAX_BYTES:
-        raise ValueError(f"metadata is larger than {METADATA_MAX_BYTES} bytes of JSON")
-    return value
-
-
-Metadata = Annotated[dict[str, Any], AfterValidator(_small_metadata)]
+Metadata = JsonObject
 
 
 class _Strict(BaseModel):
@@ -54,23 +48,24 @@ class TaskCreate(_Strict):
 
 class TaskUpdate(_Strict):
     """Only the fields sent are changed; `null` clears an optional field. Status, outcome and
-    position change through the action endpoints, never here."""
+    position change through the action endpoints, never here. Title, priority and metadata may
+    be left out, never sent as null (`= Field(default=None)` only stands for "not sent")."""
 
-    title: Title | None = None
+    title: Title = Field(default=None)
     description: Description | None = None
-    priority: TaskPriority | None = None
+    priority: TaskPriority = Field(default=None)
     assigned_to: UserId | None = None
     assigned_role: RoleName | None = None
     contact_id: uuid.UUID | None = None
     due_date: AwareDatetime | None = None
-    metadata: Metadata | None = None
+    metadata: Metadata = Field(default=None)
 
-    @model_validator(mode="after")
-    def _required_fields_cannot_be_cleared(self) -> TaskUpdate:
-        for name in sorted({"title", "priority", "metadata"} & self.model_fields_set):
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
+    @field_validator("title", "priority", "metadata", mode="before")
+    @classmethod
+    def _required_fields_cannot_be_cleared(cls, value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError("not_nullable", "cannot be null: a task always has one")
+        return value
 
 
 class StatusChange(_Strict):
@@ -96,11 +91,13 @@ class Move(_Strict):
     after_id: uuid.UUID | None = None
     before_id: uuid.UUID | None = None
 
-    @model_validator(mode="after")
-    def _one_anchor(self) -> Move:
-        if self.after_id is not None and self.before_id is not None:
-            raise ValueError("give after_id or before_id, not both")
-        return self
+    @field_validator("before_id")
+    @classmethod
+    def _one_anchor(cls, before_id: uuid.UUID | None, info: ValidationInfo) -> uuid.UUID | None:
+        # A field validator, not a model one, so that the error names a field.
+        if before_id is not None and info.data.get("after_id") is not None:
+            raise PydanticCustomError("one_anchor", "give after_id or before_id, not both")
+        return before_id
 
 
 class TaskPublic(BaseModel):
