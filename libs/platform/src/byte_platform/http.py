@@ -4,6 +4,7 @@ identity, health and metrics."""
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -74,6 +75,21 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def allowed_methods(request: Request) -> str | None:
+    """The methods the app documents for the request's path. Starlette's own 405 names only the
+    first route that matched the path (`GET` of `GET, PATCH, DELETE /{id}`). The most literal
+    templates win, as in routing: `/contacts/export` is not one of `/contacts/{id}`."""
+    matched: dict[int, set[str]] = {}
+    for template, item in (request.app.openapi().get("paths") or {}).items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            matched.setdefault(template.count("{"), set()).update(m.upper() for m in item if m in _HTTP_METHODS)
+    return ", ".join(sorted(matched[min(matched)])) if matched else None
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -95,7 +111,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         title = {404: "Not Found", 405: "Method Not Allowed", 401: "Unauthorized"}.get(exc.status_code, "Error")
-        return problem_response(exc.status_code, title, str(exc.detail) if exc.detail else None, request)
+        response = problem_response(exc.status_code, title, str(exc.detail) if exc.detail else None, request)
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # RFC 9110: a 405 names what the resource does allow
+            response.headers["Allow"] = allowed_methods(request) or response.headers.get("Allow", "")
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
