@@ -1,6 +1,7 @@
 import base64
 import json
 import secrets
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,6 +17,13 @@ AUTHORIZED = f"{APP_ORIGIN},{DEV_ORIGIN}"  # the test ClerkIssuer's tokens are m
 @pytest.fixture(scope="session")
 def contacts_service(start_service, fresh_database):
     return start_service("contacts", database_url=fresh_database("contacts"), LOG_LEVEL="WARNING")
+
+
+@pytest.fixture(scope="session")
+def tasks_service(start_service, fresh_database):
+    # Its own consumer groups: other tasks processes on the shared broker must not take its share.
+    return start_service("tasks", database_url=fresh_database("tasks"), LOG_LEVEL="WARNING",
+                         consumer_group=f"gateway-tests-{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture(scope="session")

@@ -110,3 +110,45 @@ def test_openapi_merge_keeps_routed_paths_and_renames_conflicting_schemas():
     assert "Same" in doc["components"]["schemas"]
     assert doc["security"] and "clerkSession" in doc["components"]["securitySchemes"]
     assert own["paths"] == {"/v1/users": {}}  # the input is not changed
+
+
+def test_openapi_merge_documents_problem_json_for_every_error():
+    own = {"openapi": "3.1.0", "info": {"title": "BYTE API"}, "paths": {
+        "/v1/users": {"get": {"responses": {"200": {"description": "ok"}, "400": {"description": "bad cursor"},
+                                            "422": {"content": {"application/json": {"schema": {}}}}}}},
+        "/webhooks/clerk": {"post": {"security": [], "responses": {"200": {}, "400": {"description": "unsigned"}}}},
+    }}
+    service_problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    contacts = {"paths": {
+        "/v1/contacts": {"post": {"requestBody": {}, "responses": {
+            "201": {"content": {"application/json": {}}}, "422": {"content": {"application/json": {}}},
+            "409": {"content": service_problem}}}},
+        "/v1/contacts/{contact_id}": {"parameters": [], "get": {"responses": {"200": {}}}},
+    }, "components": {"schemas": {"Problem": {"type": "object", "title": "contacts' own"}}}}
+    doc = merge(own, {"contacts": contacts})
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    assert set(doc["components"]["schemas"]["Problem"]["properties"]) == {
+        "type", "title", "status", "detail", "instance", "errors"}
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            for status, response in op["responses"].items():
+                if status[0] in "45":
+                    assert set(response["content"]) == {"application/problem+json"}, (path, method, status)
+                    assert response.get("description"), (path, method, status)
+    users = doc["paths"]["/v1/users"]["get"]["responses"]
+    assert {"400", "401", "403", "422", "429", "500", "503"} <= set(users) and "502" not in users
+    assert users["422"]["content"] == problem and users["429"]["headers"]["Retry-After"]
+    webhook = doc["paths"]["/webhooks/clerk"]["post"]["responses"]
+    assert set(webhook) == {"200", "400", "500"}  # no session, nothing forwarded
+    create = doc["paths"]["/v1/contacts"]["post"]["responses"]
+    assert {"401", "403", "409", "413", "422", "429", "500", "502", "503", "504"} <= set(create)
+    # the service's own problem schema stands, renamed beside the gateway's
+    assert create["409"]["content"] == {"application/problem+json": {"schema": {
+        "$ref": "#/components/schemas/ContactsProblem"}}}
+    assert doc["components"]["schemas"]["ContactsProblem"]["title"] == "contacts' own"
+    assert create["201"] == {"content": {"application/json": {}}}
+    read = doc["paths"]["/v1/contacts/{contact_id}"]["get"]["responses"]
+    assert "413" not in read and {"502", "503", "504"} <= set(read)
+    assert own["paths"]["/v1/users"]["get"]["responses"]["422"] == {"content": {"application/json": {"schema": {}}}}

@@ -1,5 +1,6 @@
 """What exactly reaches a service: an upstream that echoes the request it got."""
 
+import asyncio
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -83,3 +84,42 @@ async def test_bodies_are_forwarded_and_capped(echo_gateway, clerk_issuer, org_i
         assert r.status_code == 200 and json.loads(r.json()["body"]) == {"k": "v"}
         r = await c.post("/v1/contacts", content=b"x" * 2_000_000, headers={"content-type": "application/json"})
         assert r.status_code == 413 and r.headers["content-type"].startswith("application/problem+json")
+
+
+async def _raw_request(url: str, method: bytes, target: bytes, token: str) -> tuple[int, bytes]:
+    """Sends `target` byte for byte (HTTP clients escape what they think needs it); returns the
+    status and the decoded body."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"%s %s HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n"
+                 % (method, target, token.encode()))
+    await writer.drain()
+    raw = await reader.read()
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    if b"transfer-encoding: chunked" in head.lower():
+        chunks, rest = [], body
+        while True:
+            size, _, rest = rest.partition(b"\r\n")
+            if int(size, 16) == 0:
+                break
+            chunks.append(rest[: int(size, 16)])
+            rest = rest[int(size, 16) + 2:]
+        body = b"".join(chunks)
+    return int(head.split(b" ", 2)[1]), body
+
+
+@pytest.mark.parametrize(("sent", "forwarded"), [
+    (b"/v1/contacts/%00", "/v1/contacts/%00"),
+    (b"/v1/contacts/K%0C", "/v1/contacts/K%0C"),
+    (b"/v1/contacts/a%20b", "/v1/contacts/a%20b"),
+    (b"/v1/contacts/a%2Fb%3Fc%23d", "/v1/contacts/a%2Fb%3Fc%23d"),  # not split, not cut
+    (b"/v1/contacts/caf%C3%A9?q=%00&r=a+b%26c", "/v1/contacts/caf%C3%A9?q=%00&r=a+b%26c"),
+    (b"/v1/contacts/%zz%4", "/v1/contacts/%25zz%254"),  # a stray % is a literal %, as the gateway read it
+    (b'/v1/contacts/"{x}"|^?q=<a>`', "/v1/contacts/%22%7Bx%7D%22%7C%5E?q=%3Ca%3E%60"),
+])
+async def test_the_path_goes_upstream_as_sent_and_always_a_valid_url(echo_gateway, clerk_issuer, org_id, sent,
+                                                                      forwarded):
+    status, body = await _raw_request(echo_gateway.url, b"GET", sent, clerk_issuer.token(org_id))
+    assert status == 200, body
+    assert json.loads(body)["path"] == forwarded

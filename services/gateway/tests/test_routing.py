@@ -38,6 +38,34 @@ async def test_upstream_problems_pass_through(client):
         assert_problem(await c.get("/v1/nothing-here"), 404)
 
 
+@pytest.mark.parametrize("path", [
+    "/v1/contacts/%00", "/v1/contacts/K%0C", "/v1/contacts/a%20b", "/v1/contacts/%C3%A9%00", "/v1/contacts/%zz",
+    "/v1/contacts/%FF%FE", "/v1/contacts/%00/x", "/v1/contacts/a%2Fb", "/v1/contacts?q=a%20b&status=%0C",
+])
+async def test_encoded_characters_reach_the_service_and_come_back_as_its_problem(gateway, client, path):
+    url = httpx.URL(gateway.url).copy_with(raw_path=path.encode())
+    async with client() as c:
+        r = await c.get(url)
+    assert r.status_code in (404, 422), r.text  # the service's verdict on a bad id, never a 500
+    assert_problem(r, r.status_code)
+
+
+async def test_a_method_a_path_does_not_serve_is_405_with_allow(gateway, client):
+    async with client() as c:
+        r = await c.request("TRACE", "/v1/users")
+        assert_problem(r, 405)
+        assert r.headers["allow"] == "GET"
+        r = await c.put("/v1/contacts", json={})  # answered by the contacts service
+        assert_problem(r, 405)
+        assert r.headers["allow"] == "GET, POST"
+        r = await c.options(f"/v1/contacts/{uuid.uuid4()}")
+        assert r.headers["allow"] == "DELETE, GET, PATCH"  # every route of the path, not the first
+    async with httpx.AsyncClient(base_url=gateway.url) as c:
+        r = await c.get("/webhooks/clerk")
+        assert_problem(r, 405)
+        assert r.headers["allow"] == "POST"
+
+
 async def test_request_id_is_propagated_and_echoed(client):
     async with client() as c:
         r = await c.get("/v1/contacts", headers={"X-Request-ID": "req-gateway-test-1"})
@@ -138,7 +166,15 @@ async def test_merged_openapi_and_docs(gateway):
         assert {"/v1/contacts", "/v1/contacts/{contact_id}", "/v1/contacts/export", "/v1/contacts/upsert",
                 "/v1/users", "/webhooks/clerk"} <= paths
         assert not any(p in paths for p in ("/healthz", "/readyz", "/metrics"))
-        assert {"ContactPublic", "ContactPage", "UserPage", "HTTPValidationError"} <= set(doc["components"]["schemas"])
+        assert {"ContactPublic", "ContactPage", "UserPage", "Problem"} <= set(doc["components"]["schemas"])
+        for path, item in doc["paths"].items():
+            for method, op in item.items():
+                errors = {s: r for s, r in op["responses"].items() if s[0] in "45"}
+                assert all(list(r["content"]) == ["application/problem+json"] for r in errors.values()), (path, method)
+                if path.startswith("/v1/contacts"):  # what the gateway answers in front of the service
+                    assert {"401", "403", "422", "429", "502", "503", "504"} <= set(errors), (path, method)
+        assert {"400", "401", "403", "422", "429"} <= set(doc["paths"]["/v1/users"]["get"]["responses"])
+        assert {"400", "413"} <= set(doc["paths"]["/webhooks/clerk"]["post"]["responses"])
         refs = json.dumps(doc).count('"$ref": "#/components/schemas/')
         assert refs > 0
         for name in json.dumps(doc).split('"$ref": "#/components/schemas/')[1:]:

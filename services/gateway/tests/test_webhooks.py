@@ -166,13 +166,16 @@ async def test_organization_events(deliver, client, event_tap, org_id):
         await deliver("organization.updated", {**org, "name": "County Sheriff"})
         await deliver("organization.deleted", {"id": org_id, "object": "organization", "deleted": True})
         found = await tap.collect(lambda e: e.org_id == org_id, count=4)
-    assert [e.type for e, _, _ in found] == [
-        "identity.organization.created", "identity.membership.created",
-        "identity.organization.updated", "identity.organization.deleted",
+    # Kafka orders per key: the org's own events (keyed by the org) in order, the member's beside them
+    types = [e.type for e, _, _ in found]
+    assert [t for t in types if t.startswith("identity.organization.")] == [
+        "identity.organization.created", "identity.organization.updated", "identity.organization.deleted",
     ]
+    assert "identity.membership.created" in types
+    found = [f for f in found if f[0].type.startswith("identity.organization.")]
     assert found[0][0].data == {"organization": {"org_id": org_id, "name": "Sheriff's Office", "slug": "sheriff",
                                                  "created_by": uid}}
-    assert found[2][0].data["organization"]["name"] == "County Sheriff"
+    assert found[1][0].data["organization"]["name"] == "County Sheriff"
     assert await users_of(client, org_id) == []
 
 
@@ -205,3 +208,80 @@ async def test_verified_but_malformed_payloads_are_400(deliver, body):
 async def test_unknown_event_types_are_acknowledged(deliver):
     r = await deliver("session.created", {"id": "sess_1"})
     assert r.status_code == 200 and r.json() == {"status": "ignored"}
+
+
+async def test_a_users_own_profile_outranks_any_membership(deliver, client, org_id):
+    """Clerk's user.created may carry no `updated_at`; the user's profile is theirs all the same."""
+    uid = f"user_{uuid.uuid4().hex[:8]}"
+    own = user(uid, "pat@byte.test", "Patricia", "Doe")
+    del own["updated_at"]
+    assert (await deliver("user.created", own)).json() == {"status": "processed"}
+    await deliver("organizationMembership.created", membership(org_id, uid, email="pat-login@sso.test", first="P",
+                                                               last="X"))
+    [row] = await users_of(client, org_id)
+    assert (row["email"], row["first_name"], row["last_name"]) == ("pat@byte.test", "Patricia", "Doe")
+    await deliver("organizationMembership.updated", membership(org_id, uid, "org:admin", updated_at=5_000,
+                                                               email="other@sso.test", first="Q", last="Y"))
+    [row] = await users_of(client, org_id)
+    assert (row["email"], row["first_name"], row["last_name"], row["roles"]) == (
+        "pat@byte.test", "Patricia", "Doe", ["admin"])
+
+
+async def test_a_membership_first_then_a_user_without_updated_at_then_another_org(deliver, client, org_id):
+    uid = f"user_{uuid.uuid4().hex[:8]}"
+    other_org = f"org_{uuid.uuid4().hex[:12]}"
+    await deliver("organizationMembership.created", membership(org_id, uid, email="login@sso.test"))
+    own = user(uid, "pat@byte.test", "Patricia", "Doe")
+    del own["updated_at"]
+    await deliver("user.created", own)
+    await deliver("organizationMembership.created", membership(other_org, uid, email="login@sso.test"))
+    for org in (org_id, other_org):
+        [row] = await users_of(client, org)
+        assert (row["email"], row["first_name"], row["last_name"]) == ("pat@byte.test", "Patricia", "Doe"), org
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("hostile", [
+    # nested far deeper than the parser goes, and deeper than anything Clerk sends
+    '"role": "org:member", "public_metadata": ' + _nested(100_000),
+    '"role": "org:member", "public_metadata": ' + _nested(200),
+    # NUL and lone surrogates: in a value, a key, deep in metadata nobody reads
+    '"role": "org:member", "x": "\\u0000"',
+    '"role": "org:member", "public_metadata": {"a": [{"\\u0000": 1}]}',
+    '"role": "org:member\\ud800"',
+    '"role": "org:member", "z": "\\udfff\\ud800"',
+    # numbers PostgreSQL cannot hold
+    '"role": "org:member", "updated_at": NaN',
+    '"role": "org:member", "updated_at": 1e400',
+    '"role": "org:member", "updated_at": 100000000000000000000000',
+    '"role": "org:member", "updated_at": true',
+])
+async def test_signed_but_hostile_payloads_are_400_and_write_nothing(deliver, client, org_id, hostile):
+    uid = f"user_{uuid.uuid4().hex[:8]}"
+    parts = {"organization": {"id": org_id}, "public_user_data": {"user_id": uid, "identifier": "pat@example.com"}}
+    body = '{"type": "organizationMembership.created", "data": {' + json.dumps(parts)[1:-1] + ", " + hostile + "}}"
+    svix_id = f"msg_{uuid.uuid4().hex}"
+    r = await deliver("", {}, body=body.encode(), svix_id=svix_id)
+    assert_problem(r, 400)
+    assert await users_of(client, org_id) == []
+    # the refused delivery did not claim its id: the genuine one is processed
+    r = await deliver("organizationMembership.created", membership(org_id, uid), svix_id=svix_id)
+    assert r.json() == {"status": "processed"}
+
+
+@pytest.mark.parametrize("where", ["id", "first_name", "email_addresses"])
+@pytest.mark.parametrize("bad", ["\x00", "\ud800"])
+async def test_a_user_event_with_nul_or_a_lone_surrogate_anywhere_is_refused(deliver, client, org_id, where, bad):
+    uid = f"user_{uuid.uuid4().hex[:8]}"
+    await deliver("organizationMembership.created", membership(org_id, uid, email="pat@example.com"))
+    event = user(uid, "pat@byte.test", "Patricia", "Doe")
+    if where == "email_addresses":
+        event["email_addresses"][1]["email_address"] = f"pat{bad}@byte.test"
+    else:
+        event[where] = f"{event[where]}{bad}"
+    assert_problem(await deliver("user.updated", event), 400)
+    [row] = await users_of(client, org_id)
+    assert (row["email"], row["first_name"]) == ("pat@example.com", "Pat")  # unchanged

@@ -93,6 +93,21 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def allowed_methods(request: Request) -> str | None:
+    """The methods the app documents for the request's path. Starlette's own 405 names only the
+    first route that matched the path (`GET` of `GET, PATCH, DELETE /{id}`). The most literal
+    templates win, as in routing: `/contacts/export` is not one of `/contacts/{id}`."""
+    matched: dict[int, set[str]] = {}
+    for template, item in (request.app.openapi().get("paths") or {}).items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            matched.setdefault(template.count("{"), set()).update(m.upper() for m in item if m in _HTTP_METHODS)
+    return ", ".join(sorted(matched[min(matched)])) if matched else None
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -120,7 +135,11 @@ def install_problem_handlers(app: FastAPI) -> None:
             return problem_response(400, "Malformed body", message, request,
                                     errors=[{"field": "body", "in": "body", "message": message}])
         title = {404: "Not Found", 405: "Method Not Allowed", 401: "Unauthorized"}.get(exc.status_code, "Error")
-        return problem_response(exc.status_code, title, str(exc.detail) if exc.detail else None, request)
+        response = problem_response(exc.status_code, title, str(exc.detail) if exc.detail else None, request)
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # RFC 9110: a 405 names what the resource does allow
+            response.headers["Allow"] = allowed_methods(request) or response.headers.get("Allow", "")
+        return response
 
     # No handler for `Exception` here: Starlette runs those in its outermost ServerErrorMiddleware,
     # which re-raises after answering, so uvicorn closes the connection (the caller's next pooled

@@ -8,7 +8,7 @@ import json
 from typing import Annotated
 
 from byte_platform.http import Problem
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from svix.webhooks import Webhook, WebhookVerificationError
@@ -23,7 +23,8 @@ from byte_gateway.schemas import UserPage, WebhookResult
 
 router = APIRouter()
 WEBHOOK_MAX_BYTES = 1_048_576
-PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# Every method: the service that owns a path knows which it serves, and answers 405 with Allow.
+PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 
 
 async def caller(request: Request) -> Session:
@@ -34,7 +35,8 @@ async def caller(request: Request) -> Session:
 Caller = Annotated[Session, Depends(caller)]
 
 
-@router.get("/v1/users", response_model=UserPage, tags=["users"])
+@router.get("/v1/users", response_model=UserPage, tags=["users"],
+            responses={400: {"description": "`cursor` is not one this API issued"}})
 async def list_users(
     who: Caller,
     request: Request,
@@ -48,7 +50,35 @@ async def list_users(
     return UserPage(items=items, next_cursor=next_cursor)
 
 
-@router.post("/webhooks/clerk", response_model=WebhookResult, tags=["webhooks"], openapi_extra={"security": []})
+@router.api_route("/v1/users", methods=[m for m in PROXY_METHODS if m != "GET"], include_in_schema=False)
+async def users_other_methods() -> None:
+    # without it the catch-all below would take these and answer that no service owns the path
+    raise HTTPException(405, headers={"Allow": "GET"})
+
+
+SVIX_HEADERS = ("svix-id", "svix-timestamp", "svix-signature")
+# The handler reads the raw body (the signature covers its exact bytes), so FastAPI cannot derive
+# what it expects: said here. `type` and `data` are what every Clerk event carries.
+WEBHOOK_OPENAPI = {
+    "security": [],
+    "parameters": [
+        {"name": name, "in": "header", "required": True, "schema": {"type": "string"},
+         "description": "set by Svix; the signature covers the id, the timestamp and the exact body"}
+        for name in SVIX_HEADERS
+    ],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["type", "data"],
+        "properties": {"type": {"type": "string", "description": "`user.created`, `organizationMembership.updated`, ..."},
+                       "data": {"type": "object", "description": "the Clerk object the event is about"}},
+    }}}},
+}
+
+
+@router.post("/webhooks/clerk", response_model=WebhookResult, tags=["webhooks"], openapi_extra=WEBHOOK_OPENAPI,
+             responses={400: {"description": "missing or wrong Svix signature, or a payload that is not a Clerk event "
+                                              "the gateway can store (not JSON, too deep, NUL or lone surrogates)"},
+                        413: {"description": f"over {WEBHOOK_MAX_BYTES} bytes"},
+                        503: {"description": "webhooks are not configured on this gateway"}})
 async def clerk_webhook(request: Request) -> WebhookResult:
     """Clerk (Svix) webhooks: users, memberships, organizations. Signed, deduplicated by svix-id."""
     webhook: Webhook | None = request.app.state.clerk_webhook
@@ -57,7 +87,7 @@ async def clerk_webhook(request: Request) -> WebhookResult:
     body = await request.body()
     if len(body) > WEBHOOK_MAX_BYTES:
         raise Problem(413, "Payload Too Large", f"webhook bodies are limited to {WEBHOOK_MAX_BYTES} bytes")
-    headers = {name: request.headers.get(name, "") for name in ("svix-id", "svix-timestamp", "svix-signature")}
+    headers = {name: request.headers.get(name, "") for name in SVIX_HEADERS}
     missing = [name for name, value in headers.items() if not value]
     if missing:
         raise Problem(400, "Invalid webhook", f"missing {', '.join(missing)}")
@@ -67,8 +97,8 @@ async def clerk_webhook(request: Request) -> WebhookResult:
         raise Problem(400, "Invalid webhook", "signature does not verify, or the timestamp is too old or too new") from None
     try:
         payload = json.loads(body)
-    except ValueError:
-        raise Problem(400, "Invalid webhook", "body is not JSON") from None
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        raise Problem(400, "Invalid webhook", "body is not JSON, or nests too deep") from None
     handlers: WebhookHandlers = request.app.state.webhook_handlers
     return WebhookResult(status=await handlers.apply(ApplyClerkDelivery(svix_id=headers["svix-id"], body=payload)))
 

@@ -4,8 +4,9 @@ Each delivery is one unit of work: its Svix id (in the shared inbox), its effect
 and its outbox rows commit together, so a redelivery (same `svix-id`) finds its id and changes
 nothing. Svix does not
 promise order, so a membership may arrive before its user: the membership's `public_user_data`
-fills the row until the user's own event brings the full profile, and Clerk's `updated_at`
-keeps an older redelivery from overwriting a newer state.
+fills the row until the user's own event brings the full profile (and, once it has, never
+overwrites it), and Clerk's `updated_at` keeps an older redelivery from overwriting a newer state.
+A payload PostgreSQL could not store (NUL, lone surrogates, NaN, absurd depth) is refused whole.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from byte_gateway.domain import InvalidClaims, map_role
 from byte_gateway.models import user_profiles, users
+from byte_gateway.storable import Unstorable, ensure_storable
 
 ACTOR = "system:clerk"
 CONSUMER = "gateway.clerk-webhooks"
@@ -54,9 +56,17 @@ def _str(data: dict[str, Any], key: str, *, required: bool = False) -> str | Non
     return None
 
 
+MAX_MILLIS = 2**63 - 1  # a BIGINT column
+
+
 def _millis(data: dict[str, Any]) -> int:
+    """Clerk's `updated_at` (ms since the epoch); 0 when absent, which any real time supersedes."""
     value = data.get("updated_at")
-    return value if isinstance(value, int) and value >= 0 else 0
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_MILLIS:
+        raise BadPayload("data.updated_at is not a time in milliseconds")
+    return value
 
 
 def primary_email(data: dict[str, Any]) -> str | None:
@@ -106,6 +116,10 @@ class WebhookHandlers:
         body = cmd.body
         if not isinstance(body, dict) or not isinstance(body.get("type"), str) or not isinstance(body.get("data"), dict):
             raise BadPayload("expected an object with `type` and `data`")
+        try:
+            ensure_storable(body)
+        except Unstorable as exc:
+            raise BadPayload(str(exc)) from None
         delivery = Delivery(svix_id=cmd.svix_id, event_type=body["type"])
         handler = self._dispatch.get(delivery.event_type)
         # Clerk's user events name no org: the delivery starts in none and each org it touches
@@ -137,7 +151,7 @@ class WebhookHandlers:
         user_id = _str(data, "id", required=True)
         values = {
             "email": primary_email(data), "first_name": _str(data, "first_name"),
-            "last_name": _str(data, "last_name"), "source_updated_at": _millis(data),
+            "last_name": _str(data, "last_name"), "source_updated_at": _millis(data), "has_own_profile": True,
         }
         stmt = insert(user_profiles).values(id=user_id, **values)
         row = (
@@ -152,7 +166,7 @@ class WebhookHandlers:
         ).one_or_none()
         if row is None:  # an older state, or a deleted user: nothing changes
             return
-        profile = {k: v for k, v in values.items() if k != "source_updated_at"}
+        profile = {k: values[k] for k in ("email", "first_name", "last_name")}
         for org_id in row.org_ids:
             await work.switch_org(org_id)
             member = (
@@ -198,6 +212,7 @@ class WebhookHandlers:
     async def _membership_changed(self, work: Work, d: Delivery, data: dict[str, Any]) -> None:
         org_id, user_id, public = self._membership_parts(data)
         clerk_role = _str(data, "role", required=True)
+        source_updated_at = _millis(data)
         try:
             roles = [map_role(clerk_role)]  # type: ignore[arg-type]
         except InvalidClaims as exc:
@@ -222,11 +237,11 @@ class WebhookHandlers:
                     org_ids=sa.func.array_append(sa.func.array_remove(user_profiles.c.org_ids, org_id), org_id)
                 )
             )
-            # the user's own events carry the primary email; a membership only the identifier
-            has_own = profile.source_updated_at > 0
-            names = {k: (getattr(profile, k) if has_own else v) for k, v in from_membership.items()}
+            # the user's own events carry the primary email; a membership only the identifier.
+            # Not `source_updated_at > 0`: a user event without `updated_at` is still the user's own.
+            names = {k: (getattr(profile, k) if profile.has_own_profile else v) for k, v in from_membership.items()}
         await work.switch_org(org_id)
-        values = {**names, "roles": roles, "clerk_role": clerk_role, "source_updated_at": _millis(data)}
+        values = {**names, "roles": roles, "clerk_role": clerk_role, "source_updated_at": source_updated_at}
         stmt = insert(users).values(org_id=org_id, id=user_id, **values)
         row = (
             await work.session.execute(

@@ -41,6 +41,8 @@ user_profiles = sa.Table(
     sa.Column("last_name", sa.Text),
     sa.Column("org_ids", ARRAY(sa.Text), nullable=False, server_default=sa.text("'{}'::text[]")),
     sa.Column("source_updated_at", sa.BigInteger, nullable=False, server_default="0"),
+    # a user.* event filled it: from then on a membership's public_user_data never overwrites it
+    sa.Column("has_own_profile", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )

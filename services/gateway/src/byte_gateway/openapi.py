@@ -1,7 +1,12 @@
 """One OpenAPI document for the whole public API: the gateway's own routes plus, from every
 service behind it, the paths the gateway routes to that service (fetched from the service's
 /openapi.json, cached). A schema name two services define differently is prefixed with the
-service's name, and that service's references follow."""
+service's name, and that service's references follow.
+
+Every error the API answers is RFC 9457 problem+json, whoever answers it: the document says so
+for every 4xx/5xx of every operation (a service's `application/json` 422 is corrected), and adds
+the errors the gateway itself answers in front of a service (no session, a role that may not,
+a rate limit, a service down or failing) that the service's own document cannot know of."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 import httpx
@@ -26,6 +32,52 @@ SECURITY_SCHEMES = {
                     "description": "Clerk session cookie (same-origin callers)"},
 }
 PARTIAL_CACHE_SECONDS = 5.0
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details. Members beyond these may appear (`code` on an auth failure, "
+                   "`retry_after` on a rate limit, facts such as `assigned_to` on a conflict).",
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "description": "`about:blank`: the status and title say it all"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string", "description": "the path of the request"},
+        "errors": {
+            "type": "array",
+            "description": "the inputs at fault",
+            "items": {
+                "type": "object",
+                "required": ["field", "in", "message"],
+                "properties": {
+                    "field": {"type": "string", "description": "dotted path of the input (`metadata.a`, `cursor`)"},
+                    "in": {"type": "string", "description": "body, query, path or header"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
+# What the gateway answers before or instead of the service: (status, description, headers).
+SESSION_ERRORS = (
+    (401, "No valid Clerk session (missing, expired, not for this app)", {
+        "WWW-Authenticate": {"description": "`Bearer realm=\"byte\"`", "schema": {"type": "string"}}}),
+    (403, "The session has no active organization, or its role may not do this", {}),
+    (429, "Too many requests for this user or organization", _RETRY_AFTER),
+    (503, "Session keys or the service are unavailable; retry after a moment", _RETRY_AFTER),
+)
+UPSTREAM_ERRORS = (
+    (413, "The request body is over the gateway's limit", {}),
+    (502, "The service failed or broke off mid-request", {}),
+    (504, "The service did not answer in time", {}),
+)
+UNEXPECTED = (500, "Unexpected failure", {})
 
 
 def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
@@ -41,6 +93,8 @@ def merge(own: dict[str, Any], upstream: dict[str, dict[str, Any]]) -> dict[str,
     paths: dict[str, Any] = doc.setdefault("paths", {})
     components = doc.setdefault("components", {})
     schemas: dict[str, Any] = components.setdefault("schemas", {})
+    # before the services' schemas: a `Problem` of theirs that differs becomes `<Service>Problem`
+    schemas.setdefault("Problem", PROBLEM_SCHEMA)
     tags = {t["name"]: t for t in doc.get("tags", [])}
     for service, sub in sorted(upstream.items()):
         prefixes = prefixes_of(service)
@@ -62,7 +116,44 @@ def merge(own: dict[str, Any], upstream: dict[str, dict[str, Any]]) -> dict[str,
         doc["tags"] = list(tags.values())
     components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
     doc["security"] = [{"clerkSession": []}, {"clerkCookie": []}]
+    proxied = {p for sub in upstream.values() for p in (sub.get("paths") or {})}
+    document_problems(doc, proxied)
     return doc
+
+
+def _problem_content(status: str, response: dict[str, Any]) -> None:
+    if not response.get("description"):  # required by OpenAPI
+        response["description"] = HTTPStatus(int(status)).phrase if status.isdigit() else "Error"
+    content = response.get("content") or {}
+    if PROBLEM_JSON not in content:
+        response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+    else:  # a service documented problem+json already: its schema stands
+        response["content"] = {PROBLEM_JSON: content[PROBLEM_JSON]}
+
+
+def document_problems(doc: dict[str, Any], proxied: set[str]) -> None:
+    """Pure, in place: problem+json for every 4xx/5xx of every operation, plus the errors the
+    gateway answers itself (session, role, rate limit on every operation that needs a session;
+    body limit and a failing service on the ones it forwards)."""
+    doc.setdefault("components", {}).setdefault("schemas", {}).setdefault("Problem", PROBLEM_SCHEMA)
+    for path, item in doc.get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS or not isinstance(operation, dict):
+                continue
+            responses: dict[str, Any] = operation.setdefault("responses", {})
+            added = [UNEXPECTED]
+            if operation.get("security", doc.get("security")):
+                added += SESSION_ERRORS
+            if path in proxied:
+                added += UPSTREAM_ERRORS if "requestBody" in operation else UPSTREAM_ERRORS[1:]
+            for status, description, headers in added:
+                response = responses.setdefault(str(status), {"description": description})
+                for name, header in headers.items():
+                    response.setdefault("headers", {}).setdefault(name, header)
+            for status, response in responses.items():
+                if status[:1] in ("4", "5") and isinstance(response, dict):
+                    _problem_content(status, response)
+            operation["responses"] = dict(sorted(responses.items()))
 
 
 class MergedOpenApi:

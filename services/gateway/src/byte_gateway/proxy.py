@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import weakref
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 import aiohttp
 from byte_platform.http import CORRELATION_HEADER, PROBLEM_JSON, Problem
@@ -48,6 +50,26 @@ DROP_REQUEST = HOP_BY_HOP | {
     "forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip",
 }
 DROP_RESPONSE = HOP_BY_HOP | {"server", "date", CORRELATION_HEADER.lower()}
+
+
+# RFC 3986: what may stand unescaped in a path (and, with `?`, in a query); `%` only as the
+# start of an escape. Everything else a lenient HTTP parser let through is escaped again.
+_NOT_IN_PATH = re.compile(rb"%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]")
+_NOT_IN_QUERY = re.compile(rb"%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%]")
+
+
+def _escape(raw: bytes, unsafe: re.Pattern[bytes]) -> str:
+    return unsafe.sub(lambda m: b"%%%02X" % m.group()[0], raw).decode("ascii")
+
+
+def upstream_target(scope: dict) -> str:
+    """The path and query as the caller sent them (`raw_path`, not the decoded `path`, so
+    `%2F`, `%00` or `%20` reach the service as escapes it decodes exactly as the gateway did),
+    with any byte that cannot stand in a URL escaped."""
+    raw_path = scope.get("raw_path") or quote(scope["path"]).encode()
+    target = _escape(raw_path, _NOT_IN_PATH)
+    query = scope.get("query_string") or b""
+    return f"{target}?{_escape(query, _NOT_IN_QUERY)}" if query else target
 
 
 def _forwardable(name: str) -> bool:
@@ -197,9 +219,8 @@ class Proxy:
             headers.append(("x-forwarded-for", request.client.host))
         headers.append(("x-forwarded-proto", request.url.scheme))
         body = await self._body(request) if request.method not in ("GET", "HEAD") else None
-        query = request.url.query
-        # encoded=True: the path and query go upstream byte for byte as the caller sent them
-        url = URL(base + request.url.path + (f"?{query}" if query else ""), encoded=True)
+        # encoded=True: the target is already escaped; yarl must not decode or normalise it
+        url = URL(base + upstream_target(request.scope), encoded=True)
         response = await self._exchange(service, request.method, url, headers, body)
         content_type = response.headers.get("content-type", "")
         if response.status >= 500 and not content_type.startswith(PROBLEM_JSON):
