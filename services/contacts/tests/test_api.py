@@ -223,7 +223,7 @@ async def test_bad_queries_and_bodies_are_4xx(client):
             r = await api.get("/v1/contacts", params=params)
             assert r.status_code == 422, (params, r.text)
             assert r.headers["content-type"].startswith("application/problem+json")
-        assert (await api.get("/v1/contacts/not-a-uuid")).status_code == 422
+        assert (await api.get("/v1/contacts/not-a-uuid")).status_code == 404  # no such resource: ids are UUIDs
         r = await api.post("/v1/contacts", content=b"{not json", headers={"content-type": "application/json"})
         assert r.status_code == 422
         r = await api.patch(f"/v1/contacts/{contact['id']}", json={"first_name": None})

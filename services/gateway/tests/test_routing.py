@@ -206,7 +206,7 @@ async def test_cors_preflight_and_security_headers(gateway, client):
         assert "max-age" in r.headers["strict-transport-security"]
         # on errors too
         r = await c.get("/v1/contacts/not-a-uuid")
-        assert r.status_code == 422 and r.headers["x-content-type-options"] == "nosniff"
+        assert r.status_code == 404 and r.headers["x-content-type-options"] == "nosniff"
 
 
 async def test_a_brand_new_org_works_before_any_webhook(client):

@@ -75,12 +75,27 @@ def _holds_nul(value: Any) -> bool:
     return False
 
 
+def _reserved_email_domain(email: str) -> bool:
+    from email_validator import SPECIAL_USE_DOMAIN_NAMES
+
+    domain = email.rpartition("@")[2].lower().rstrip(".")
+    return any(domain == d or domain.endswith("." + d) for d in SPECIAL_USE_DOMAIN_NAMES)
+
+
 def _unknowable_validity(case) -> bool:
     """Requests the schema calls valid but that are rightly refused for what no schema can say:
     a cursor the API never issued, a webhook Clerk never sent (its content is checked by
-    test_webhooks), text holding NUL (which nothing stores; refused as invalid)."""
+    test_webhooks), text holding NUL (which nothing stores; refused as invalid), an `assigned_to`
+    (whether that user is a member of the org is the org's state, not the request's shape), a
+    kanban anchor `after_id`/`before_id` (whether that card is in that column likewise), an
+    email at a reserved name such as `.test` (refused, as the field's description says; JSON
+    Schema's `format: email` cannot)."""
     return (
         case.operation.path == "/webhooks/clerk"
+        or (isinstance(case.body, dict)
+            and any(case.body.get(k) is not None for k in ("assigned_to", "after_id", "before_id")))
+        or (isinstance(case.body, dict) and isinstance(case.body.get("email"), str)
+            and _reserved_email_domain(case.body["email"]))
         or "cursor" in (case.query or {})
         or any(_holds_nul(part) for part in (case.path_parameters, case.query, case.headers, case.body))
     )

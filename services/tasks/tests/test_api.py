@@ -217,8 +217,8 @@ async def test_bad_queries_and_bodies_are_4xx(client, h):
                        {"overdue": "maybe"}, {"assignee": ""}, {"assignee": "x" * 300}, {"task_type": "x"}]:
             r = await api.get("/v1/tasks", params=params)
             assert h.is_problem(r, 422), (params, r.text)
-        assert h.is_problem(await api.get("/v1/tasks/not-a-uuid"), 422)
-        assert h.is_problem(await api.patch("/v1/tasks/not-a-uuid/claim"), 422)
+        assert h.is_problem(await api.get("/v1/tasks/not-a-uuid"), 404)
+        assert h.is_problem(await api.patch("/v1/tasks/not-a-uuid/claim"), 404)
         r = await api.post("/v1/tasks", content=b"{not json", headers={"content-type": "application/json"})
         assert h.is_problem(r, 422)
         for body in [{"title": None}, {"priority": None}, {"metadata": None}, {"status": "done"}, {"position": 3},

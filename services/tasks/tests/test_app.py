@@ -100,7 +100,7 @@ async def test_an_invalid_query_is_a_422_naming_the_parameter(client, params, fi
 async def test_invalid_actions_are_422s_before_any_row_is_read(client):
     task = uuid.uuid4()
     async with client() as api:
-        assert_invalid(await api.patch("/v1/tasks/not-a-uuid/claim"), "task_id", "path")
+        assert_problem(await api.patch("/v1/tasks/not-a-uuid/claim"), 404)  # ids are UUIDs: no such resource
         assert_invalid(await api.patch(f"/v1/tasks/{task}/reject", json={"comment": "  "}), "comment", "body")
         assert_invalid(await api.patch(f"/v1/tasks/{task}/approve", json={"verdict": "yes"}), "verdict", "body")
         # rules across fields of one body

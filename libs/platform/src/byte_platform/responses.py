@@ -14,14 +14,15 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pydantic_core
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 
 
-class JsonBytes(Response):
-    media_type = "application/json"
+class JsonBytes(JSONResponse):
+    """JSON written by pydantic-core (datetimes, UUIDs as the models write them). A JSONResponse,
+    so FastAPI documents the route's response model rather than a bare string."""
 
-    def __init__(self, content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> None:
-        super().__init__(pydantic_core.to_json(content), status_code=status_code, headers=headers)
+    def render(self, content: Any) -> bytes:
+        return pydantic_core.to_json(content)
 
 
 def row_dicts(rows: Iterable[Any], columns: Sequence[str]) -> list[dict[str, Any]]:

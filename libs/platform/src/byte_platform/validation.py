@@ -22,6 +22,11 @@ from pydantic import BeforeValidator, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 MAX_JSON_DEPTH = 32
+# A required text that is stripped must hold something besides whitespace. As a `pattern` it is
+# also in the OpenAPI document, so a client (or a fuzzer) knows "   " is not a name. The class
+# leaves out what any of Python's `str.strip`, JSON Schema's `\s` and pydantic's `\s` count as
+# whitespace, so all three agree on what matches.
+NOT_BLANK = r"[^\s\x1c-\x1f\x85\ufeff]"
 JSON_MAX_BYTES = 16_384
 # A walk of a hostile document stops reporting after this many findings: the first few say
 # what is wrong, a thousand more only make the answer large.

@@ -106,7 +106,8 @@ async def create_contact(ctx: CurrentContext, handlers: Handlers, body: ContactC
     return ContactPublic.model_validate(contact.model_dump())
 
 
-@router.post("/upsert", response_model=ContactUpserted)
+@router.post("/upsert", response_model=ContactUpserted,
+             responses={201: {"model": ContactUpserted, "description": "no contact had this email: created"}})
 async def upsert_contact(ctx: CurrentContext, handlers: Handlers, body: ContactUpsert, response: Response) -> ContactUpserted:
     contact, created = await handlers.upsert(ctx, UpsertContact(body))
     if created:
@@ -114,18 +115,18 @@ async def upsert_contact(ctx: CurrentContext, handlers: Handlers, body: ContactU
     return ContactUpserted(contact=ContactPublic.model_validate(contact.model_dump()), created=created)
 
 
-@router.get("/{contact_id}", response_model=ContactPublic)
+@router.get("/{contact_id:uuid}", response_model=ContactPublic)
 async def get_contact(ctx: CurrentContext, queries: Queries, contact_id: uuid.UUID) -> ContactPublic:
     return await queries.get(ctx, contact_id)
 
 
-@router.patch("/{contact_id}", response_model=ContactPublic)
+@router.patch("/{contact_id:uuid}", response_model=ContactPublic)
 async def update_contact(ctx: CurrentContext, handlers: Handlers, contact_id: uuid.UUID, body: ContactUpdate) -> ContactPublic:
     contact = await handlers.update(ctx, UpdateContact(contact_id, body))
     return ContactPublic.model_validate(contact.model_dump())
 
 
-@router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{contact_id:uuid}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_contact(ctx: CurrentContext, handlers: Handlers, contact_id: uuid.UUID) -> Response:
     await handlers.delete(ctx, DeleteContact(contact_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

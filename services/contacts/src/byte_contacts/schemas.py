@@ -7,21 +7,28 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from byte_contracts.enums import ContactStatus
-from byte_platform.validation import AwareDatetime, JsonObject, StorableText
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from byte_platform.validation import NOT_BLANK, AwareDatetime, JsonObject, StorableText
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
 # Every text type carries `StorableText`: PostgreSQL cannot store U+0000 or a lone surrogate.
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), StorableText]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NOT_BLANK),
+                 StorableText]
 OptionalName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), StorableText]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), StorableText]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^[0-9+().\- x]*$"),
                   StorableText]
 Zip = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20), StorableText]
-Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^https?://\S+$"),
+# no whitespace by any engine's definition (see NOT_BLANK): the pattern means the same to clients
+Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048,
+                                       pattern=r"^https?://[^\s\x1c-\x1f\x85\ufeff]+$"),
                 StorableText]
-Email = Annotated[EmailStr, StringConstraints(max_length=254), StorableText]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), StorableText]
+EMAIL_RULE = ("an email address that can receive mail: reserved names (.test, .invalid, .localhost, .local, "
+              ".onion, .arpa) are refused")
+Email = Annotated[EmailStr, StringConstraints(max_length=254), StorableText,
+                  WithJsonSchema({"type": "string", "format": "email", "maxLength": 254, "description": EMAIL_RULE})]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=NOT_BLANK),
+                StorableText]
 SubmissionId = Annotated[str, StringConstraints(max_length=200), StorableText]
 
 PAGE_SIZE_MAX = 200

@@ -122,23 +122,23 @@ async def create_task(ctx: CurrentContext, handlers: Handlers, body: TaskCreate,
     return public(task)
 
 
-@router.get("/{task_id}", response_model=TaskPublic)
+@router.get("/{task_id:uuid}", response_model=TaskPublic)
 async def get_task(ctx: CurrentContext, queries: Queries, task_id: uuid.UUID) -> TaskPublic:
     return public(await queries.get(ctx, task_id))
 
 
-@router.patch("/{task_id}", response_model=TaskPublic)
+@router.patch("/{task_id:uuid}", response_model=TaskPublic)
 async def update_task(ctx: CurrentContext, handlers: Handlers, task_id: uuid.UUID, body: TaskUpdate) -> TaskPublic:
     return public(await handlers.update(ctx, UpdateTask(task_id, body)))
 
 
-@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{task_id:uuid}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_task(ctx: CurrentContext, handlers: Handlers, task_id: uuid.UUID) -> Response:
     await handlers.delete(ctx, DeleteTask(task_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.patch("/{task_id}/status", response_model=TaskPublic)
+@router.patch("/{task_id:uuid}/status", response_model=TaskPublic)
 async def change_status(ctx: CurrentContext, handlers: Handlers, task_id: uuid.UUID, body: StatusChange) -> TaskPublic:
     return public(await handlers.change_status(ctx, ChangeTaskStatus(task_id, body.status, body.comment)))
 
@@ -147,12 +147,12 @@ CLAIM_RESPONSES = {409: {"description": "already claimed (the problem's `assigne
                    403: {"description": "the task's role is not one of yours"}}
 
 
-@router.patch("/{task_id}/claim", response_model=TaskPublic, responses=CLAIM_RESPONSES)
+@router.patch("/{task_id:uuid}/claim", response_model=TaskPublic, responses=CLAIM_RESPONSES)
 async def claim_task(ctx: CurrentContext, handlers: Handlers, task_id: uuid.UUID) -> TaskPublic:
     return public(await handlers.claim(ctx, ClaimTask(task_id)))
 
 
-@router.patch("/{task_id}/unclaim", response_model=TaskPublic)
+@router.patch("/{task_id:uuid}/unclaim", response_model=TaskPublic)
 async def unclaim_task(ctx: CurrentContext, handlers: Handlers, task_id: uuid.UUID) -> TaskPublic:
     return public(await handlers.unclaim(ctx, UnclaimTask(task_id)))
 
@@ -177,18 +177,18 @@ async def _optional_approval(request: Request) -> Approval:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
 
 
-@router.patch("/{task_id}/approve", response_model=TaskPublic,
+@router.patch("/{task_id:uuid}/approve", response_model=TaskPublic,
               openapi_extra={"requestBody": {"content": {"application/json": {"schema": Approval.model_json_schema()}}}})
 async def approve_task(ctx: CurrentContext, handlers: Handlers, task_id: uuid.UUID,
                        body: Annotated[Approval, Depends(_optional_approval)]) -> TaskPublic:
     return public(await handlers.decide(ctx, DecideTask(task_id, TaskOutcome.APPROVED, body.comment)))
 
 
-@router.patch("/{task_id}/reject", response_model=TaskPublic)
+@router.patch("/{task_id:uuid}/reject", response_model=TaskPublic)
 async def reject_task(ctx: CurrentContext, handlers: Handlers, task_id: uuid.UUID, body: Rejection) -> TaskPublic:
     return public(await handlers.decide(ctx, DecideTask(task_id, TaskOutcome.REJECTED, body.comment)))
 
 
-@router.patch("/{task_id}/move", response_model=TaskPublic)
+@router.patch("/{task_id:uuid}/move", response_model=TaskPublic)
 async def move_task(ctx: CurrentContext, handlers: Handlers, task_id: uuid.UUID, body: Move) -> TaskPublic:
     return public(await handlers.move(ctx, MoveTask(task_id, body)))

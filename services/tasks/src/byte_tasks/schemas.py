@@ -7,19 +7,22 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from byte_contracts.enums import TaskOutcome, TaskPriority, TaskStatus, TaskType
-from byte_platform.validation import AwareDatetime, JsonObject, StorableText
+from byte_platform.validation import NOT_BLANK, AwareDatetime, JsonObject, StorableText
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from byte_tasks.domain import DESCRIPTION_MAX, TITLE_MAX
 
 # Every text type carries `StorableText`: PostgreSQL cannot store U+0000 or a lone surrogate.
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX), StorableText]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX, pattern=NOT_BLANK),
+                  StorableText]
 Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX), StorableText]
-UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), StorableText]
+UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_BLANK),
+                   StorableText]
 RoleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
                                             pattern=r"^[A-Za-z0-9_.:-]+$"), StorableText]
-Comment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000), StorableText]
+Comment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000, pattern=NOT_BLANK),
+                    StorableText]
 
 PAGE_SIZE_MAX = 200
 
@@ -71,6 +74,11 @@ class TaskUpdate(_Strict):
 class StatusChange(_Strict):
     """`done` completes a standard task (outcome `completed`, `comment` kept as its comment)."""
 
+    # only a change to done takes a comment: said in the schema too, so clients can know it
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"properties": {"status": {"const": "done"}}}, {"properties": {"comment": {"type": "null"}}},
+    ]})
+
     status: TaskStatus
     comment: Comment | None = None
 
@@ -86,6 +94,10 @@ class Rejection(_Strict):
 class Move(_Strict):
     """Kanban drop: into column `status`, directly after `after_id` or directly before
     `before_id` (a card of that column), or at the bottom when neither is given."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"properties": {"after_id": {"type": "null"}}}, {"properties": {"before_id": {"type": "null"}}},
+    ]})
 
     status: TaskStatus
     after_id: uuid.UUID | None = None
