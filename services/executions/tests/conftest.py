@@ -1,0 +1,80 @@
+import functools
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from byte_contracts import Envelope, new_event, topic_for
+from byte_platform.broker import make_broker
+from byte_platform.identity import HEADER
+from byte_testing import eventually
+from pydantic import BaseModel
+
+
+@pytest.fixture(scope="session")
+def executions_db(fresh_database) -> str:
+    return fresh_database("executions")
+
+
+@pytest.fixture(scope="session")
+def executions_service(start_service, executions_db):
+    # Its own consumer groups: other executions processes of this session (on other databases)
+    # must not take its share of the `identity`, `contacts` and `workflow` partitions.
+    return start_service(
+        "executions", database_url=executions_db, consumer_group=f"executions-test-{uuid.uuid4().hex[:8]}"
+    )
+
+
+@pytest.fixture
+def client(executions_service, make_token, org_id) -> Callable[..., httpx.AsyncClient]:
+    """`client()` speaks for an admin of this test's org; `client(org, roles=[...])` for others."""
+
+    def _client(
+        org: str | None = None, roles=("admin",), user_id: str = "user_admin", **kwargs: Any
+    ) -> httpx.AsyncClient:
+        token = make_token(org or org_id, user_id=user_id, roles=roles)
+        return httpx.AsyncClient(base_url=executions_service.url, headers={HEADER: token}, timeout=60, **kwargs)
+
+    return _client
+
+
+@pytest.fixture(scope="session")
+async def publish(stack) -> Callable[[Envelope], Awaitable[None]]:
+    """Publishes an envelope the way another service's outbox relay would (topic of its type,
+    key = subject)."""
+    broker = make_broker(stack["kafka_bootstrap_servers"], client_id="executions-tests")
+    await broker.start()
+
+    async def _publish(envelope: Envelope) -> None:
+        await broker.publish(
+            envelope.to_bytes(),
+            topic=topic_for(envelope.type),
+            key=envelope.subject.encode(),
+            headers={"event_type": envelope.type, "event_id": str(envelope.id)},
+        )
+
+    yield _publish
+    await broker.stop()
+
+
+class Helpers:
+    """Plain helpers, as a fixture (tests import nothing from conftest under importlib mode)."""
+
+    @staticmethod
+    def event(
+        event_type: str, org_id: str, subject: str, data: BaseModel, actor: str = "system:test", **kw: Any
+    ) -> Envelope:
+        return new_event(event_type, org_id=org_id, subject=subject, actor=actor, data=data, **kw)
+
+    # byte_testing's, with the patience consumers need on a shared test stack
+    eventually = staticmethod(functools.partial(eventually, timeout=60.0, interval=0.2))
+
+    @staticmethod
+    def is_problem(r: httpx.Response, status: int) -> bool:
+        return r.status_code == status and r.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.fixture(scope="session")
+def h() -> type[Helpers]:
+    return Helpers
