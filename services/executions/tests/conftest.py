@@ -1,11 +1,13 @@
 import functools
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from byte_contracts import Envelope, new_event, topic_for
+from byte_contracts.contacts import ContactCreated, ContactSnapshot
 from byte_platform.broker import make_broker
 from byte_platform.identity import HEADER
 from byte_testing import eventually
@@ -78,3 +80,57 @@ class Helpers:
 @pytest.fixture(scope="session")
 def h() -> type[Helpers]:
     return Helpers
+
+
+@pytest.fixture
+def people(publish, h, org_id):
+    """`await people.add(first, last, email)` publishes `contact.created` for this test's org
+    (or `org=`) and returns the contact id; `people.snapshot(...)` builds a ContactSnapshot."""
+
+    class People:
+        @staticmethod
+        def snapshot(
+            contact_id: uuid.UUID,
+            first: str,
+            last: str = "",
+            email: str | None = None,
+            updated_at: datetime | None = None,
+        ) -> ContactSnapshot:
+            now = datetime.now(UTC)
+            return ContactSnapshot(
+                id=contact_id,
+                first_name=first,
+                last_name=last,
+                email=email,
+                status="active",
+                created_at=now,
+                updated_at=updated_at or now,
+            )
+
+        async def add(self, first: str, last: str = "", email: str | None = None, org: str | None = None) -> str:
+            contact_id = uuid.uuid4()
+            contact = self.snapshot(contact_id, first, last, email)
+            await publish(h.event("contact.created", org or org_id, str(contact_id), ContactCreated(contact=contact)))
+            return str(contact_id)
+
+    return People()
+
+
+@pytest.fixture
+def open_case(h):
+    """`await open_case(api, contact_id, **body)`: POST /v1/executions, retried until the
+    contact's event has reached the projection (a refusal writes nothing)."""
+
+    async def _open(api: httpx.AsyncClient, contact_id: str, expect: int = 201, **body: Any) -> dict[str, Any]:
+        payload = {"contact_id": contact_id, "definition_id": "applicant-review", **body}
+
+        async def attempt():
+            r = await api.post("/v1/executions", json=payload)
+            unseen = r.status_code == 422 and any(e["field"] == "contact_id" for e in r.json().get("errors", []))
+            assert not unseen, r.text
+            assert r.status_code == expect, r.text
+            return r.json()
+
+        return await h.eventually(attempt)
+
+    return _open

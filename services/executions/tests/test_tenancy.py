@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from byte_contracts.definitions import applicant_review_document
 from byte_platform.db import Database
 
-TENANT_TABLES = ("workflow_definitions", "provisioned_orgs")
+TENANT_TABLES = ("workflow_definitions", "provisioned_orgs", "workflow_executions", "contact_summaries")
 
 
 async def test_another_orgs_definition_is_a_404_on_every_endpoint_and_nothing_changes(client):
@@ -39,11 +39,40 @@ async def test_another_orgs_definition_is_a_404_on_every_endpoint_and_nothing_ch
         assert (await mine.get(f"/v1/definitions/{did}")).json() == ours
 
 
-async def test_row_level_security_hides_other_orgs_rows_from_unfiltered_queries(client, executions_db):
+async def test_another_orgs_case_is_a_404_on_every_endpoint_and_nothing_changes(client, people, open_case):
+    other_org = f"org_{uuid.uuid4().hex[:12]}"
+    cid = await people.add("Secret", "Person", "secret@example.com")
+    async with client() as mine, client(other_org) as theirs:
+        case = await open_case(mine, cid)
+        path = f"/v1/executions/{case['id']}"
+        assert (await theirs.get(path)).status_code == 404
+        assert (await theirs.patch(path, json={"metadata": {"x": 1}})).status_code == 404
+        assert (await theirs.post(f"{path}/status", json={"status": "on_hold"})).status_code == 404
+        assert (await theirs.post(f"{path}/cancel")).status_code == 404
+        assert (await theirs.delete(path)).status_code == 404
+        missing = await theirs.get(f"/v1/executions/{uuid.uuid4()}")
+        assert (await theirs.get(path)).json() | {"instance": ""} == missing.json() | {"instance": ""}
+        for params in ({}, {"q": "secret"}, {"contact_id": cid}, {"definition_id": case["definition_id"]}):
+            assert (await theirs.get("/v1/executions", params=params)).json()["items"] == []
+        board = (await theirs.get("/v1/executions/board")).json()
+        assert sum(c["count"] for c in board["columns"]) == 0
+        # our contact is not theirs to open a case for, nor our definition version
+        r = await theirs.post("/v1/executions", json={"contact_id": cid, "definition_id": "applicant-review"})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "contact_id"
+        r = await theirs.post("/v1/executions", json={"contact_id": cid, "definition_id": case["definition_id"]})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "definition_id"
+        after = (await mine.get(path)).json()
+        assert after == case
+
+
+async def test_row_level_security_hides_other_orgs_rows_from_unfiltered_queries(
+    client, executions_db, people, open_case
+):
     org_a, org_b = f"org_{uuid.uuid4().hex[:12]}", f"org_{uuid.uuid4().hex[:12]}"
+    person_a, person_b = await people.add("OfA", org=org_a), await people.add("OfB", org=org_b)
     async with client(org_a) as a, client(org_b) as b:
-        assert (await a.get("/v1/definitions")).status_code == 200
-        assert (await b.get("/v1/definitions")).status_code == 200
+        await open_case(a, person_a)
+        await open_case(b, person_b)
 
     db = Database(executions_db, pool_size=1, max_overflow=0)
     try:

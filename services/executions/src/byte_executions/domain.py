@@ -52,18 +52,14 @@ def requested_key(value: Any) -> str | None:
     return check_key(value)
 
 
-def definition_ref(value: str) -> uuid.UUID | str:
+def definition_ref(value: str, *, field: str = "definition", location: str = "path") -> uuid.UUID | str:
     """A definition is named by the id of any of its versions, or by its key."""
     try:
         return uuid.UUID(value)
     except ValueError:
-        return check_key_in_path(value)
-
-
-def check_key_in_path(value: str) -> str:
-    if not _KEY.match(value):
-        raise Invalid("definition", "neither a definition id nor a definition key", location="path")
-    return value
+        if not _KEY.match(value):
+            raise Invalid(field, "neither a definition id nor a definition key", location=location) from None
+        return value
 
 
 def split_request(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -170,3 +166,27 @@ def _of_type(value: Any, kind: str, field: str) -> Any:
 
 def status_keys(statuses: list[dict[str, Any]]) -> list[str]:
     return [s["key"] for s in statuses]
+
+
+# How a case was opened -> the trigger source a definition must accept for it.
+TRIGGER_SOURCE = {"manual": "manual", "api": "manual", "formstack": "form_submission"}
+
+
+def check_trigger(steps: list[dict[str, Any]], source: str) -> None:
+    """A definition whose trigger accepts only form submissions cannot be started by hand."""
+    sources = steps[0].get("config", {}).get("sources", []) if steps else []
+    if TRIGGER_SOURCE[source] not in sources:
+        raise Invalid("source", f"this definition starts only from {', '.join(sources) or 'nothing'}")
+
+
+def check_status(statuses: list[dict[str, Any]], status: str, *, field: str = "status", location: str = "body") -> str:
+    keys = status_keys(statuses)
+    if status not in keys:
+        raise Invalid(
+            field, f"not a status of this case's definition version (one of {', '.join(keys)})", location=location
+        )
+    return status
+
+
+def step_of(steps: list[dict[str, Any]], step_id: str | None) -> dict[str, Any] | None:
+    return next((s for s in steps if s.get("id") == step_id), None) if step_id else None

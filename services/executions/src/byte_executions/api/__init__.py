@@ -2,8 +2,8 @@
 the handler, shape the answer. Refusals are the handlers' `DomainError`s; the platform renders
 them as problem+json. Every route first makes sure the caller's org has its default definition."""
 
-from byte_executions.api import definitions
+from byte_executions.api import cases, definitions
 
-routers = [definitions.router]
+routers = [definitions.router, cases.router]
 
 __all__ = ["routers"]

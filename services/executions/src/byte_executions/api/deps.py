@@ -7,8 +7,8 @@ from typing import Annotated
 from byte_platform.http import CurrentContext
 from fastapi import Depends, Request
 
-from byte_executions.handlers import DefinitionHandlers, Provisioning
-from byte_executions.queries import DefinitionQueries
+from byte_executions.handlers import CaseHandlers, DefinitionHandlers, Provisioning
+from byte_executions.queries import CaseQueries, DefinitionQueries
 
 
 # Dependencies are `async def` so FastAPI runs them on the event loop, not in a thread.
@@ -29,3 +29,15 @@ async def _definition_queries(request: Request) -> DefinitionQueries:
 
 DefinitionCommands = Annotated[DefinitionHandlers, Depends(_definition_handlers)]
 DefinitionReads = Annotated[DefinitionQueries, Depends(_definition_queries)]
+
+
+async def _case_handlers(request: Request) -> CaseHandlers:
+    return request.app.state.case_handlers
+
+
+async def _case_queries(request: Request) -> CaseQueries:
+    return request.app.state.case_queries
+
+
+CaseCommands = Annotated[CaseHandlers, Depends(_case_handlers)]
+CaseReads = Annotated[CaseQueries, Depends(_case_queries)]
