@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from byte_contracts import contacts, identity, ingest, topics
+from byte_contracts import executions as execution_events
 from byte_contracts import tasks as task_events
 from byte_contracts import workflow
 
@@ -41,7 +42,22 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("task.status_changed", topics.TASKS, task_events.TaskStatusChanged),
         EventSpec("task.completed", topics.TASKS, task_events.TaskCompleted),
         EventSpec("task.deleted", topics.TASKS, task_events.TaskDeleted),
+        EventSpec("definition.created", topics.EXECUTIONS, execution_events.DefinitionCreated),
+        EventSpec("definition.versioned", topics.EXECUTIONS, execution_events.DefinitionVersioned),
+        EventSpec("definition.deactivated", topics.EXECUTIONS, execution_events.DefinitionDeactivated),
+        EventSpec("definition.reactivated", topics.EXECUTIONS, execution_events.DefinitionReactivated),
+        EventSpec("execution.created", topics.EXECUTIONS, execution_events.ExecutionCreated),
+        EventSpec("execution.updated", topics.EXECUTIONS, execution_events.ExecutionUpdated),
+        EventSpec("execution.status_change_requested", topics.EXECUTIONS,
+                  execution_events.ExecutionStatusChangeRequested),
+        EventSpec("execution.cancel_requested", topics.EXECUTIONS, execution_events.ExecutionCancelRequested),
+        EventSpec("execution.deleted", topics.EXECUTIONS, execution_events.ExecutionDeleted),
         EventSpec("workflow.task_requested", topics.WORKFLOW, workflow.TaskRequested),
+        EventSpec("workflow.step_entered", topics.WORKFLOW, workflow.StepEntered),
+        EventSpec("execution.status_changed", topics.WORKFLOW, workflow.ExecutionStatusChanged),
+        EventSpec("workflow.completed", topics.WORKFLOW, workflow.WorkflowCompleted),
+        EventSpec("workflow.failed", topics.WORKFLOW, workflow.WorkflowFailed),
+        EventSpec("workflow.cancelled", topics.WORKFLOW, workflow.WorkflowCancelled),
         EventSpec("submission.received", topics.INGEST, ingest.SubmissionReceived),
     )
 }

@@ -1,4 +1,7 @@
-"""Payloads of the `workflow` topic: requests the worker's activities issue to other services.
+"""Payloads of the `workflow` topic: what the worker publishes. Requests its activities issue
+to other services (`workflow.task_requested`), and reports on a case's workflow for the
+executions service (`workflow.step_entered`, `execution.status_changed`,
+`workflow.completed|failed|cancelled`).
 
 The worker publishes them with a deterministic envelope id (workflow id + step id), so a
 retried activity republishes the same id; the consumer also dedupes on its own natural key.
@@ -41,3 +44,61 @@ class TaskRequested(BaseModel):
     due_date: datetime | None = None
     due_in_seconds: int | None = None
     metadata: dict[str, Any] = {}
+
+
+# --- what the worker reports about a case's workflow (consumed by the executions service) ---
+#
+# The envelope's `subject` is the execution id, so one case's reports stay in order.
+
+
+class StepEntered(BaseModel):
+    """The workflow reached a step (`workflow.step_entered`). `waiting_for` says what it now
+    waits on, when it waits: `task`, `approval` or `delay`."""
+
+    execution_id: uuid.UUID
+    step_id: str
+    phase_id: str
+    step_type: str
+    entered_at: datetime
+    waiting_for: str | None = None
+    temporal_run_id: str | None = None
+
+
+class ExecutionStatusChanged(BaseModel):
+    """The workflow moved the case to `status` (`execution.status_changed`): an
+    `update_status` step (`step_id`), or a manual change it applied (`request_id` of the
+    `execution.status_change_requested`). `status` must be one of the case's definition
+    version; anything else is refused."""
+
+    execution_id: uuid.UUID
+    status: str
+    previous_status: str | None = None
+    step_id: str | None = None
+    request_id: uuid.UUID | None = None
+    changed_at: datetime
+
+
+class WorkflowCompleted(BaseModel):
+    """The case's workflow ended normally (`workflow.completed`); `final_status` is the case's
+    status at the end."""
+
+    execution_id: uuid.UUID
+    final_status: str | None = None
+    completed_at: datetime
+
+
+class WorkflowFailed(BaseModel):
+    """The case's workflow failed for good (`workflow.failed`)."""
+
+    execution_id: uuid.UUID
+    error: str
+    failed_at: datetime
+
+
+class WorkflowCancelled(BaseModel):
+    """The case's workflow was cancelled (`workflow.cancelled`); the case's status becomes
+    `cancelled`."""
+
+    execution_id: uuid.UUID
+    request_id: uuid.UUID | None = None
+    cancelled_at: datetime

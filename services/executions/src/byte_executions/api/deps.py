@@ -1,0 +1,43 @@
+"""What every route of this service depends on."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from byte_platform.http import CurrentContext
+from fastapi import Depends, Request
+
+from byte_executions.handlers import CaseHandlers, DefinitionHandlers, Provisioning
+from byte_executions.queries import CaseQueries, DefinitionQueries
+
+
+# Dependencies are `async def` so FastAPI runs them on the event loop, not in a thread.
+async def provisioned(ctx: CurrentContext, request: Request) -> None:
+    """The org's first request provisions its default definition (unless its creation event
+    did already)."""
+    provisioning: Provisioning = request.app.state.provisioning
+    await provisioning.ensure(ctx)
+
+
+async def _definition_handlers(request: Request) -> DefinitionHandlers:
+    return request.app.state.definition_handlers
+
+
+async def _definition_queries(request: Request) -> DefinitionQueries:
+    return request.app.state.definition_queries
+
+
+DefinitionCommands = Annotated[DefinitionHandlers, Depends(_definition_handlers)]
+DefinitionReads = Annotated[DefinitionQueries, Depends(_definition_queries)]
+
+
+async def _case_handlers(request: Request) -> CaseHandlers:
+    return request.app.state.case_handlers
+
+
+async def _case_queries(request: Request) -> CaseQueries:
+    return request.app.state.case_queries
+
+
+CaseCommands = Annotated[CaseHandlers, Depends(_case_handlers)]
+CaseReads = Annotated[CaseQueries, Depends(_case_queries)]

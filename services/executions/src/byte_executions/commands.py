@@ -1,0 +1,135 @@
+"""What may be asked of the executions service, whoever asks: an HTTP route or a consumer
+builds one of these and hands it, with a `Context`, to a handler."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+DefinitionRef = uuid.UUID | str
+"""The id of any version of a definition, or its key."""
+
+
+# --- definitions -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateDefinition:
+    document: dict[str, Any]
+    key: str | None = None
+    """Stable across versions; from the name when not given."""
+
+
+@dataclass(frozen=True)
+class EditDefinition:
+    """A new version from `document`, if `expected_version` is still the latest."""
+
+    definition: DefinitionRef
+    document: dict[str, Any]
+    expected_version: int
+
+
+@dataclass(frozen=True)
+class SetDefinitionActive:
+    """Deactivate (no new case may start on it) or reactivate the latest version."""
+
+    definition: DefinitionRef
+    active: bool
+
+
+@dataclass(frozen=True)
+class ProvisionOrg:
+    """Give the org its default definition (Applicant Review), once, whoever asks first."""
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """A case for `contact_id` on the latest version of `definition` (which must be active)."""
+
+    contact_id: uuid.UUID
+    definition: DefinitionRef
+    variables: dict[str, Any]
+    metadata: dict[str, Any]
+    source: str = "manual"
+    source_id: str | None = None
+    """With `source`, opens the case once: asking again answers the case already opened."""
+
+
+@dataclass(frozen=True)
+class UpdateCase:
+    execution_id: uuid.UUID
+    variables: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class RequestStatusChange:
+    execution_id: uuid.UUID
+    status: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CancelCase:
+    execution_id: uuid.UUID
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class DeleteCase:
+    execution_id: uuid.UUID
+
+
+# --- from the worker: where a case's workflow is -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordStepEntered:
+    execution_id: uuid.UUID
+    step_id: str
+    phase_id: str
+    entered_at: datetime
+    waiting_for: str | None = None
+    temporal_run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ApplyStatusChange:
+    execution_id: uuid.UUID
+    status: str
+    request_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class EndCase:
+    """The workflow ended: `run_state` completed, failed or cancelled."""
+
+    execution_id: uuid.UUID
+    run_state: str
+    at: datetime
+    final_status: str | None = None
+    failure: str | None = None
+
+
+# --- projections -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordContact:
+    contact_id: uuid.UUID
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    as_of: datetime
+
+
+@dataclass(frozen=True)
+class ForgetContact:
+    contact_id: uuid.UUID
+    at: datetime

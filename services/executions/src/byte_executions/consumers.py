@@ -1,0 +1,115 @@
+"""Kafka subscribers: parse the event into a command, call the handler.
+
+- `identity.organization.created|updated` (the gateway): the org's default definition, once.
+- `contact.*` (contacts): the contact summaries a case list shows.
+- `workflow.step_entered`, `execution.status_changed`, `workflow.completed|failed|cancelled`
+  (the worker): where a case stands. A status change for an unknown case, or a status its
+  definition version lacks, is refused and so dead-lettered.
+
+They go through `byte_platform.consumers.subscribe` (offsets committed after success, poison and
+refusals dead-lettered, transient failures retried); the handlers claim the envelope id in the
+inbox in the same transaction as their effect.
+"""
+
+from __future__ import annotations
+
+from byte_contracts import Envelope, topics
+from byte_contracts.contacts import ContactDeleted, ContactSnapshot
+from byte_contracts.workflow import (
+    ExecutionStatusChanged,
+    StepEntered,
+    WorkflowCancelled,
+    WorkflowCompleted,
+    WorkflowFailed,
+)
+from byte_platform.consumers import subscribe
+from byte_platform.context import Context
+from faststream.kafka import KafkaBroker
+
+from byte_executions.commands import (
+    ApplyStatusChange,
+    EndCase,
+    ForgetContact,
+    ProvisionOrg,
+    RecordContact,
+    RecordStepEntered,
+)
+from byte_executions.domain import RunState
+from byte_executions.handlers import CaseHandlers, ProjectionHandlers, Provisioning
+from byte_executions.handlers.definitions import SERVICE
+
+SYSTEM_ACTOR = f"system:{SERVICE}"
+# An update names an org too: one created before this service ran is provisioned then.
+ORGANIZATION_TYPES = frozenset({"identity.organization.created", "identity.organization.updated"})
+CONTACT_SNAPSHOTS = frozenset({"contact.created", "contact.updated", "contact.upserted"})
+CONTACT_TYPES = CONTACT_SNAPSHOTS | {"contact.deleted"}
+WORKFLOW_TYPES = frozenset(
+    {"workflow.step_entered", "execution.status_changed", "workflow.completed", "workflow.failed", "workflow.cancelled"}
+)
+
+
+def register(
+    broker: KafkaBroker,
+    provisioning: Provisioning,
+    projections: ProjectionHandlers,
+    cases: CaseHandlers,
+    group: str,
+) -> None:
+    async def on_organization(envelope: Envelope) -> None:
+        await provisioning.provision(Context.of_event(envelope, actor=SYSTEM_ACTOR), ProvisionOrg())
+
+    async def on_contact(envelope: Envelope) -> None:
+        ctx = Context.of_event(envelope, actor=SYSTEM_ACTOR)
+        if envelope.type == "contact.deleted":
+            deleted = ContactDeleted.model_validate(envelope.data)
+            await projections.forget_contact(ctx, ForgetContact(deleted.contact_id, envelope.occurred_at))
+            return
+        contact = ContactSnapshot.model_validate(envelope.data["contact"])
+        await projections.record_contact(
+            ctx,
+            RecordContact(
+                contact_id=contact.id,
+                first_name=contact.first_name,
+                last_name=contact.last_name,
+                email=contact.email,
+                phone=contact.phone,
+                as_of=contact.updated_at,
+            ),
+        )
+
+    async def on_workflow(envelope: Envelope) -> None:
+        ctx = Context.of_event(envelope)
+        if envelope.type == "workflow.step_entered":
+            entered = StepEntered.model_validate(envelope.data)
+            await cases.step_entered(
+                ctx,
+                RecordStepEntered(
+                    execution_id=entered.execution_id,
+                    step_id=entered.step_id,
+                    phase_id=entered.phase_id,
+                    entered_at=entered.entered_at,
+                    waiting_for=entered.waiting_for,
+                    temporal_run_id=entered.temporal_run_id,
+                ),
+            )
+        elif envelope.type == "execution.status_changed":
+            changed = ExecutionStatusChanged.model_validate(envelope.data)
+            await cases.status_changed(ctx, ApplyStatusChange(changed.execution_id, changed.status, changed.request_id))
+        elif envelope.type == "workflow.completed":
+            completed = WorkflowCompleted.model_validate(envelope.data)
+            await cases.ended(
+                ctx,
+                EndCase(completed.execution_id, RunState.COMPLETED, completed.completed_at, completed.final_status),
+            )
+        elif envelope.type == "workflow.failed":
+            failed = WorkflowFailed.model_validate(envelope.data)
+            await cases.ended(
+                ctx, EndCase(failed.execution_id, RunState.FAILED, failed.failed_at, failure=failed.error)
+            )
+        else:
+            cancelled = WorkflowCancelled.model_validate(envelope.data)
+            await cases.ended(ctx, EndCase(cancelled.execution_id, RunState.CANCELLED, cancelled.cancelled_at))
+
+    subscribe(broker, topics.IDENTITY, group_id=f"{group}.identity", handler=on_organization, types=ORGANIZATION_TYPES)
+    subscribe(broker, topics.CONTACTS, group_id=f"{group}.contacts", handler=on_contact, types=CONTACT_TYPES)
+    subscribe(broker, topics.WORKFLOW, group_id=f"{group}.workflow", handler=on_workflow, types=WORKFLOW_TYPES)

@@ -1,0 +1,175 @@
+"""Tables the executions service owns."""
+
+import sqlalchemy as sa
+from byte_platform.inbox import inbox_table
+from byte_platform.outbox import outbox_table
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = sa.MetaData()
+
+# One row per version of a definition. Versions are immutable: an edit inserts version n+1
+# (and deactivates n) in one transaction; `definition_key` is what all versions share.
+workflow_definitions = sa.Table(
+    "workflow_definitions",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("org_id", sa.Text, nullable=False),
+    sa.Column("definition_key", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("language_version", sa.Integer, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("phases", JSONB, nullable=False),
+    sa.Column("steps", JSONB, nullable=False),
+    sa.Column("variables", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+    sa.Column("statuses", JSONB, nullable=False),
+    sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
+    # The newest version of its key; exactly one per key (the partial unique index below).
+    sa.Column("is_latest", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_by", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.UniqueConstraint("org_id", "definition_key", "version", name="workflow_definitions_version_unique"),
+    sa.CheckConstraint("version >= 1", name="workflow_definitions_version_positive"),
+)
+VERSION_UNIQUE = "workflow_definitions_version_unique"
+LATEST_UNIQUE = "workflow_definitions_one_latest"
+sa.Index(
+    LATEST_UNIQUE,
+    workflow_definitions.c.org_id,
+    workflow_definitions.c.definition_key,
+    unique=True,
+    postgresql_where=workflow_definitions.c.is_latest,
+)
+# The list (latest versions only), in either sort, walked by keyset.
+sa.Index(
+    "workflow_definitions_latest_by_created",
+    workflow_definitions.c.org_id,
+    workflow_definitions.c.created_at,
+    workflow_definitions.c.id,
+    postgresql_where=workflow_definitions.c.is_latest,
+)
+sa.Index(
+    "workflow_definitions_latest_by_name",
+    workflow_definitions.c.org_id,
+    sa.func.lower(workflow_definitions.c.name),
+    workflow_definitions.c.id,
+    postgresql_where=workflow_definitions.c.is_latest,
+)
+
+# Orgs whose default definition was provisioned: the first of the org's creation event and its
+# first request inserts the row, and only that one provisions.
+provisioned_orgs = sa.Table(
+    "provisioned_orgs",
+    metadata,
+    sa.Column("org_id", sa.Text, primary_key=True),
+    sa.Column("provisioned_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("provisioned_by", sa.Text, nullable=False),
+)
+
+# A case: one contact going through one definition version, frozen when it opened. The
+# workflow (Temporal) is authoritative for where a case stands: `status`, `current_*` and
+# `run_state` change only when its events say so; a manual change waits in `pending_*`.
+workflow_executions = sa.Table(
+    "workflow_executions",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("org_id", sa.Text, nullable=False),
+    sa.Column("definition_id", UUID(as_uuid=True), sa.ForeignKey("workflow_definitions.id"), nullable=False),
+    sa.Column("definition_key", sa.Text, nullable=False),
+    sa.Column("definition_version", sa.Integer, nullable=False),
+    sa.Column("contact_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("run_state", sa.Text, nullable=False, server_default="running"),
+    sa.Column("current_step_id", sa.Text),
+    sa.Column("current_phase_id", sa.Text),
+    sa.Column("step_entered_at", sa.DateTime(timezone=True)),
+    sa.Column("waiting_for", sa.Text),
+    sa.Column("pending_status", sa.Text),
+    sa.Column("pending_request_id", UUID(as_uuid=True)),
+    sa.Column("pending_requested_at", sa.DateTime(timezone=True)),
+    sa.Column("cancel_request_id", UUID(as_uuid=True)),
+    sa.Column("cancel_requested_at", sa.DateTime(timezone=True)),
+    sa.Column("failure", sa.Text),
+    sa.Column("updated_by_temporal", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("source", sa.Text, nullable=False, server_default="manual"),
+    sa.Column("source_id", sa.Text),
+    sa.Column("temporal_workflow_id", sa.Text, nullable=False),
+    sa.Column("temporal_run_id", sa.Text),
+    sa.Column("variables", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("metadata", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("completed_at", sa.DateTime(timezone=True)),
+    sa.Column("created_by", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    # One case per submission (or other source id), however often it is asked for.
+    sa.UniqueConstraint("org_id", "source", "source_id", name="workflow_executions_source_unique"),
+    sa.CheckConstraint("source IN ('manual', 'formstack', 'api')", name="workflow_executions_source_valid"),
+    sa.CheckConstraint(
+        "run_state IN ('running', 'completed', 'failed', 'cancelled')", name="workflow_executions_run_state_valid"
+    ),
+)
+SOURCE_UNIQUE = "workflow_executions_source_unique"
+# Keyset pagination, (org, sort key, id); the board and the status filter walk the first.
+sa.Index(
+    "workflow_executions_by_status",
+    workflow_executions.c.org_id,
+    workflow_executions.c.status,
+    workflow_executions.c.started_at,
+    workflow_executions.c.id,
+)
+sa.Index(
+    "workflow_executions_by_started",
+    workflow_executions.c.org_id,
+    workflow_executions.c.started_at,
+    workflow_executions.c.id,
+)
+sa.Index(
+    "workflow_executions_by_updated",
+    workflow_executions.c.org_id,
+    workflow_executions.c.updated_at,
+    workflow_executions.c.id,
+)
+sa.Index("workflow_executions_by_contact", workflow_executions.c.org_id, workflow_executions.c.contact_id)
+sa.Index(
+    "workflow_executions_by_definition",
+    workflow_executions.c.org_id,
+    workflow_executions.c.definition_key,
+    workflow_executions.c.started_at,
+)
+
+# What a case list shows of its contact, kept from `contact.*` events (no call to contacts).
+# `as_of` is the snapshot's `updated_at`: an older snapshot arriving late changes nothing. A
+# deletion is final and keeps the last known name.
+contact_summaries = sa.Table(
+    "contact_summaries",
+    metadata,
+    sa.Column("org_id", sa.Text, primary_key=True),
+    sa.Column("contact_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("first_name", sa.Text),
+    sa.Column("last_name", sa.Text),
+    sa.Column("email", sa.Text),
+    sa.Column("phone", sa.Text),
+    sa.Column("as_of", sa.DateTime(timezone=True)),
+    sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
+    # Lower-cased haystack for the case list's text search; a trigram index serves LIKE '%q%'.
+    sa.Column(
+        "search_text",
+        sa.Text,
+        sa.Computed(
+            "lower(coalesce(first_name, '') || ' ' || coalesce(last_name, '') || ' ' || coalesce(email, ''))",
+            persisted=True,
+        ),
+    ),
+)
+sa.Index(
+    "contact_summaries_search",
+    contact_summaries.c.search_text,
+    postgresql_using="gin",
+    postgresql_ops={"search_text": "gin_trgm_ops"},
+)
+
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)

@@ -1,0 +1,236 @@
+"""The executions API's models. A definition travels as its document (docs/definitions.md;
+its JSON Schema is served at `GET /v1/definitions/schema`) plus what the service adds."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from byte_contracts.enums import ExecutionSource
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+PAGE_SIZE_MAX = 200
+
+
+class DefinitionSummary(BaseModel):
+    """The latest version of a definition, without its steps (the list)."""
+
+    id: uuid.UUID
+    definition_key: str
+    version: int
+    version_count: int
+    name: str
+    description: str
+    is_active: bool
+    created_by: str | None
+    created_at: datetime = Field(description="when this version was made")
+    updated_at: datetime
+
+
+class DefinitionPublic(BaseModel):
+    id: uuid.UUID = Field(description="this version's id")
+    definition_key: str = Field(description="shared by every version")
+    version: int
+    version_count: int
+    is_latest: bool
+    is_active: bool = Field(description="new cases may start on it (only the latest version can be)")
+    language_version: int
+    name: str
+    description: str
+    phases: list[dict[str, Any]]
+    steps: list[dict[str, Any]]
+    variables: list[dict[str, Any]]
+    statuses: list[dict[str, Any]]
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class DefinitionPage(BaseModel):
+    items: list[DefinitionSummary]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+
+
+class DefinitionVersion(BaseModel):
+    id: uuid.UUID
+    version: int
+    name: str
+    is_active: bool
+    created_by: str | None
+    created_at: datetime
+
+
+class DefinitionHistory(BaseModel):
+    definition_key: str
+    versions: list[DefinitionVersion] = Field(description="newest first")
+
+
+class DefinitionProblem(BaseModel):
+    path: str = Field(description="where in the document, e.g. `steps[3].config.timeout`; empty: the document")
+    message: str
+
+
+class ValidationReport(BaseModel):
+    valid: bool
+    errors: list[DefinitionProblem]
+
+
+# --- cases ------------------------------------------------------------------------------------
+
+METADATA_MAX_BYTES = 16_384
+
+
+def _small(value: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(value)) > METADATA_MAX_BYTES:
+        raise ValueError(f"larger than {METADATA_MAX_BYTES} bytes of JSON")
+    return value
+
+
+SmallJson = Annotated[dict[str, Any], AfterValidator(_small)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExecutionCreate(_Strict):
+    contact_id: uuid.UUID
+    definition_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+        description="any version's id, or the key, of an active definition: the case runs its latest version"
+    )
+    variables: SmallJson = Field({}, description="values for the definition's declared variables")
+    metadata: SmallJson = {}
+    source: ExecutionSource = ExecutionSource.MANUAL
+    source_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        None, description="with `source`, opens the case once: asking again answers the case already opened"
+    )
+
+
+class ExecutionUpdate(_Strict):
+    """Only the fields sent change; `variables` is checked against the definition version."""
+
+    variables: SmallJson | None = None
+    metadata: SmallJson | None = None
+
+
+class StatusChangeRequest(_Strict):
+    status: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    reason: Text | None = None
+
+
+class CancelRequest(_Strict):
+    reason: Text | None = None
+
+
+class ContactSummary(BaseModel):
+    id: uuid.UUID
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    deleted: bool = Field(description="the contact was deleted; the name is the last one known")
+
+
+class ExecutionPublic(BaseModel):
+    id: uuid.UUID
+    definition_id: uuid.UUID
+    definition_key: str
+    definition_version: int
+    contact_id: uuid.UUID
+    contact: ContactSummary | None = Field(description="null until the contact's events have been seen")
+    status: str
+    run_state: str = Field(description="running, completed, failed or cancelled")
+    current_step_id: str | None
+    current_phase_id: str | None
+    step_entered_at: datetime | None
+    waiting_for: str | None
+    pending_status: str | None = Field(description="a requested status change the workflow has not confirmed yet")
+    pending_requested_at: datetime | None
+    cancel_requested_at: datetime | None
+    failure: str | None
+    updated_by_temporal: bool
+    source: ExecutionSource
+    source_id: str | None
+    temporal_workflow_id: str
+    temporal_run_id: str | None
+    variables: dict[str, Any]
+    metadata: dict[str, Any]
+    started_at: datetime
+    completed_at: datetime | None
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ExecutionPage(BaseModel):
+    items: list[ExecutionPublic]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+
+
+class CaseDefinition(BaseModel):
+    """The definition version the case runs: its phases, steps and status labels."""
+
+    id: uuid.UUID
+    definition_key: str
+    version: int
+    name: str
+    phases: list[dict[str, Any]]
+    steps: list[dict[str, Any]]
+    statuses: list[dict[str, Any]]
+    variables: list[dict[str, Any]]
+
+
+class Standing(BaseModel):
+    """Where the case stands, from its workflow's reports."""
+
+    status: str
+    status_label: str
+    run_state: str
+    phase_id: str | None
+    phase_name: str | None
+    step_id: str | None
+    step_name: str | None
+    step_type: str | None
+    waiting_for: str | None
+    since: datetime | None
+
+
+class ExecutionDetail(ExecutionPublic):
+    definition: CaseDefinition
+    standing: Standing
+
+
+class StatusChangeAccepted(BaseModel):
+    execution_id: uuid.UUID
+    request_id: uuid.UUID
+    status: str = Field(description="the status asked for")
+    current_status: str = Field(description="unchanged until the workflow confirms")
+    requested_at: datetime
+
+
+class CancelAccepted(BaseModel):
+    execution_id: uuid.UUID
+    request_id: uuid.UUID
+    requested_at: datetime
+
+
+class ExecutionDeletedAnswer(BaseModel):
+    execution_id: uuid.UUID
+    deleted: bool
+    workflow_cancelled: bool = Field(description="the case was running: its workflow was asked to cancel first")
+
+
+class BoardColumn(BaseModel):
+    status: str
+    label: str
+    color: str | None
+    count: int
+    items: list[ExecutionPublic]
+    next_cursor: str | None = Field(description="the next page: GET /v1/executions?status=<status>&cursor=...")
+
+
+class Board(BaseModel):
+    columns: list[BoardColumn]

@@ -1,0 +1,136 @@
+import functools
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from byte_contracts import Envelope, new_event, topic_for
+from byte_contracts.contacts import ContactCreated, ContactSnapshot
+from byte_platform.broker import make_broker
+from byte_platform.identity import HEADER
+from byte_testing import eventually
+from pydantic import BaseModel
+
+
+@pytest.fixture(scope="session")
+def executions_db(fresh_database) -> str:
+    return fresh_database("executions")
+
+
+@pytest.fixture(scope="session")
+def executions_service(start_service, executions_db):
+    # Its own consumer groups: other executions processes of this session (on other databases)
+    # must not take its share of the `identity`, `contacts` and `workflow` partitions.
+    return start_service(
+        "executions", database_url=executions_db, consumer_group=f"executions-test-{uuid.uuid4().hex[:8]}"
+    )
+
+
+@pytest.fixture
+def client(executions_service, make_token, org_id) -> Callable[..., httpx.AsyncClient]:
+    """`client()` speaks for an admin of this test's org; `client(org, roles=[...])` for others."""
+
+    def _client(
+        org: str | None = None, roles=("admin",), user_id: str = "user_admin", **kwargs: Any
+    ) -> httpx.AsyncClient:
+        token = make_token(org or org_id, user_id=user_id, roles=roles)
+        return httpx.AsyncClient(base_url=executions_service.url, headers={HEADER: token}, timeout=60, **kwargs)
+
+    return _client
+
+
+@pytest.fixture(scope="session")
+async def publish(stack) -> Callable[[Envelope], Awaitable[None]]:
+    """Publishes an envelope the way another service's outbox relay would (topic of its type,
+    key = subject)."""
+    broker = make_broker(stack["kafka_bootstrap_servers"], client_id="executions-tests")
+    await broker.start()
+
+    async def _publish(envelope: Envelope) -> None:
+        await broker.publish(
+            envelope.to_bytes(),
+            topic=topic_for(envelope.type),
+            key=envelope.subject.encode(),
+            headers={"event_type": envelope.type, "event_id": str(envelope.id)},
+        )
+
+    yield _publish
+    await broker.stop()
+
+
+class Helpers:
+    """Plain helpers, as a fixture (tests import nothing from conftest under importlib mode)."""
+
+    @staticmethod
+    def event(
+        event_type: str, org_id: str, subject: str, data: BaseModel, actor: str = "system:test", **kw: Any
+    ) -> Envelope:
+        return new_event(event_type, org_id=org_id, subject=subject, actor=actor, data=data, **kw)
+
+    # byte_testing's, with the patience consumers need on a shared test stack
+    eventually = staticmethod(functools.partial(eventually, timeout=60.0, interval=0.2))
+
+    @staticmethod
+    def is_problem(r: httpx.Response, status: int) -> bool:
+        return r.status_code == status and r.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.fixture(scope="session")
+def h() -> type[Helpers]:
+    return Helpers
+
+
+@pytest.fixture
+def people(publish, h, org_id):
+    """`await people.add(first, last, email)` publishes `contact.created` for this test's org
+    (or `org=`) and returns the contact id; `people.snapshot(...)` builds a ContactSnapshot."""
+
+    class People:
+        @staticmethod
+        def snapshot(
+            contact_id: uuid.UUID,
+            first: str,
+            last: str = "",
+            email: str | None = None,
+            updated_at: datetime | None = None,
+        ) -> ContactSnapshot:
+            now = datetime.now(UTC)
+            return ContactSnapshot(
+                id=contact_id,
+                first_name=first,
+                last_name=last,
+                email=email,
+                status="active",
+                created_at=now,
+                updated_at=updated_at or now,
+            )
+
+        async def add(self, first: str, last: str = "", email: str | None = None, org: str | None = None) -> str:
+            contact_id = uuid.uuid4()
+            contact = self.snapshot(contact_id, first, last, email)
+            await publish(h.event("contact.created", org or org_id, str(contact_id), ContactCreated(contact=contact)))
+            return str(contact_id)
+
+    return People()
+
+
+@pytest.fixture
+def open_case(h):
+    """`await open_case(api, contact_id, **body)`: POST /v1/executions, retried until the
+    contact's event has reached the projection (a refusal writes nothing)."""
+
+    async def _open(api: httpx.AsyncClient, contact_id: str, expect: int = 201, **body: Any) -> dict[str, Any]:
+        payload = {"contact_id": contact_id, "definition_id": "applicant-review", **body}
+
+        async def attempt():
+            r = await api.post("/v1/executions", json=payload)
+            unseen = r.status_code == 422 and any(e["field"] == "contact_id" for e in r.json().get("errors", []))
+            assert not unseen, r.text
+            assert r.status_code == expect, r.text
+            return r.json()
+
+        return await h.eventually(attempt)
+
+    return _open
