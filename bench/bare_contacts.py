@@ -22,8 +22,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-COLUMNS = ("id, first_name, last_name, email, phone, company, role, status, avatar_url, last_contacted_at, "
-           "address_line_1, address_line_2, city, state, zip, metadata, tags, created_at, updated_at")
+COLUMNS = (
+    "id, first_name, last_name, email, phone, company, role, status, avatar_url, last_contacted_at, "
+    "address_line_1, address_line_2, city, state, zip, metadata, tags, created_at, updated_at"
+)
 QUERY = f"SELECT {COLUMNS} FROM contacts WHERE org_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
 
 

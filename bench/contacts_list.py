@@ -42,8 +42,9 @@ def seed(dsn: str, start: int, stop: int) -> None:
 
 
 async def measure(url: str, token: str, params: list[dict], requests: int, concurrency: int) -> dict:
-    async with httpx.AsyncClient(base_url=url, headers={HEADER: token}, timeout=30,
-                                 limits=httpx.Limits(max_connections=concurrency)) as client:
+    async with httpx.AsyncClient(
+        base_url=url, headers={HEADER: token}, timeout=30, limits=httpx.Limits(max_connections=concurrency)
+    ) as client:
         await load(client, "/v1/contacts", params, len(params), 1)  # warm-up
         return summarize(*await load(client, "/v1/contacts", params, requests, concurrency))
 
@@ -59,16 +60,22 @@ async def run(args: argparse.Namespace) -> dict:
     with test_stack() as env, Databases(env) as databases:
         url = databases.create("contacts")
         contacts = service(env, "contacts", url)
-        token = mint(Path(env["identity_private_key_file"]).read_text(), user_id="bench", org_id=ORG,
-                     roles=["admin"], ttl_seconds=3600)
+        token = mint(
+            Path(env["identity_private_key_file"]).read_text(),
+            user_id="bench",
+            org_id=ORG,
+            roles=["admin"],
+            ttl_seconds=3600,
+        )
         try:
             contacts.start()
             for size in (10_000, 100_000):
                 seed(plain_dsn(url), results.get("seeded", 0), size)
                 results["seeded"] = size
                 for scenario, params in SCENARIOS.items():
-                    results[f"{scenario}@{size}"] = await measure(contacts.url, token, params, args.requests,
-                                                                  args.concurrency)
+                    results[f"{scenario}@{size}"] = await measure(
+                        contacts.url, token, params, args.requests, args.concurrency
+                    )
         finally:
             contacts.stop()
     for scenario in SCENARIOS:

@@ -61,15 +61,25 @@ def plain_dsn(database_url: str) -> str:
 
 
 def service(env: dict[str, Any], name: str, database_url: str, **extra: str) -> ServiceProcess:
-    return ServiceProcess(name, {
-        "DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": env["kafka_bootstrap_servers"],
-        "IDENTITY_PUBLIC_KEY_FILE": env["identity_public_key_file"], "LOG_LEVEL": "WARNING",
-        **{k.upper(): v for k, v in extra.items()},
-    }, Path(env["logs_dir"]))
+    return ServiceProcess(
+        name,
+        {
+            "DATABASE_URL": database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": env["kafka_bootstrap_servers"],
+            "IDENTITY_PUBLIC_KEY_FILE": env["identity_public_key_file"],
+            "LOG_LEVEL": "WARNING",
+            **{k.upper(): v for k, v in extra.items()},
+        },
+        Path(env["logs_dir"]),
+    )
 
 
 async def load(
-    client: httpx.AsyncClient, url: str, params: list[dict[str, Any]], requests: int, concurrency: int,
+    client: httpx.AsyncClient,
+    url: str,
+    params: list[dict[str, Any]],
+    requests: int,
+    concurrency: int,
     headers: dict[str, str] | None = None,
 ) -> tuple[list[float], float]:
     """`requests` GETs of `url` from `concurrency` closed-loop clients, cycling through `params`;

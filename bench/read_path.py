@@ -60,8 +60,18 @@ class Bare:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "bare_contacts.py"), "--dsn", self.dsn,
-                                      "--port", str(self.port), "--org", ORG])
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).parent / "bare_contacts.py"),
+                "--dsn",
+                self.dsn,
+                "--port",
+                str(self.port),
+                "--org",
+                ORG,
+            ]
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -82,8 +92,12 @@ def combined(rounds: list[tuple[list[float], float]]) -> dict:
 
 
 async def run(args: argparse.Namespace) -> dict:
-    results: dict = {"requests_per_round": args.requests, "rounds": args.rounds, "seeded_contacts": 1000,
-                     "page_size": 50}
+    results: dict = {
+        "requests_per_round": args.requests,
+        "rounds": args.rounds,
+        "seeded_contacts": 1000,
+        "page_size": 50,
+    }
     issuer = ClerkIssuer()
     with test_stack() as env, Databases(env) as databases:
         contacts_url = databases.create("contacts")
@@ -91,18 +105,29 @@ async def run(args: argparse.Namespace) -> dict:
         bare = Bare(plain_dsn(contacts_url))
         contacts = service(env, "contacts", contacts_url, consumers_enabled="false")
         gateway = service(
-            env, "gateway", databases.create("gateway"),
+            env,
+            "gateway",
+            databases.create("gateway"),
             identity_private_key_file=env["identity_private_key_file"],
-            clerk_jwt_key=issuer.public_pem, clerk_issuer=issuer.issuer,
-            rate_limit_per_user="1000000/minute", rate_limit_per_org="1000000/minute",
+            clerk_jwt_key=issuer.public_pem,
+            clerk_issuer=issuer.issuer,
+            rate_limit_per_user="1000000/minute",
+            rate_limit_per_org="1000000/minute",
         )
         try:
             bare.start()
             contacts.start()
             gateway.env["SERVICE_URLS_JSON"] = json.dumps({"contacts": contacts.url})
             gateway.start()
-            direct = {HEADER: mint(Path(env["identity_private_key_file"]).read_text(), user_id="bench", org_id=ORG,
-                                   roles=["admin"], ttl_seconds=3600)}
+            direct = {
+                HEADER: mint(
+                    Path(env["identity_private_key_file"]).read_text(),
+                    user_id="bench",
+                    org_id=ORG,
+                    roles=["admin"],
+                    ttl_seconds=3600,
+                )
+            }
             session = {"Authorization": f"Bearer {issuer.token(ORG, 'bench', 'admin', exp=int(time.time()) + 3600)}"}
             paths = {"bare": (bare.url, {}), "service": (contacts.url, direct), "gateway": (gateway.url, session)}
             for clients in (1, 16):
@@ -113,7 +138,8 @@ async def run(args: argparse.Namespace) -> dict:
                     for _ in range(args.rounds):
                         for name, (url, headers) in paths.items():
                             rounds[name].append(
-                                await load(client, f"{url}/v1/contacts", PAGE, args.requests, clients, headers))
+                                await load(client, f"{url}/v1/contacts", PAGE, args.requests, clients, headers)
+                            )
                 measured = {name: combined(r) for name, r in rounds.items()}
                 results[f"{clients}_clients"] = {
                     **measured,

@@ -41,7 +41,8 @@ def seed(dsn: str, start: int, stop: int) -> None:
             """
             INSERT INTO tasks (id, org_id, title, task_type, status, priority, outcome, completed_at, position,
                                assigned_to, assigned_role, created_by, created_at, updated_at)
-            SELECT gen_random_uuid(), %s, 'Task ' || i, 'standard', s.status, (ARRAY['low','medium','high'])[1 + i %% 3],
+            SELECT gen_random_uuid(), %s, 'Task ' || i, 'standard', s.status,
+                   (ARRAY['low','medium','high'])[1 + i %% 3],
                    CASE WHEN s.status = 'done' THEN 'completed' END, CASE WHEN s.status = 'done' THEN now() END,
                    i * 1024.0, CASE WHEN i %% 10 = 0 THEN %s ELSE 'user_' || (i %% 97) END,
                    (ARRAY['reviewer','hr','manager'])[1 + i %% 3], 'seed',
@@ -56,12 +57,15 @@ def seed(dsn: str, start: int, stop: int) -> None:
 
 async def claim_race(url: str, private_key: str, rounds: int, claimers: int) -> dict:
     admin = mint(private_key, user_id="bench_admin", org_id=ORG, roles=["admin"], ttl_seconds=3600)
-    tokens = [mint(private_key, user_id=f"claimer_{i}", org_id=ORG, roles=["reviewer"], ttl_seconds=3600)
-              for i in range(claimers)]
+    tokens = [
+        mint(private_key, user_id=f"claimer_{i}", org_id=ORG, roles=["reviewer"], ttl_seconds=3600)
+        for i in range(claimers)
+    ]
     claims: list[float] = []
     gets: list[float] = []
     limits = httpx.Limits(max_connections=claimers, max_keepalive_connections=claimers, keepalive_expiry=1.0)
     async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
+
         async def timed(method: str, path: str, token: str, out: list[float], start: asyncio.Event) -> int:
             await start.wait()
             t0 = time.perf_counter()
@@ -80,27 +84,38 @@ async def claim_race(url: str, private_key: str, rounds: int, claimers: int) -> 
         warm = (await http.post("/v1/tasks", json={"title": "warm-up"}, headers={HEADER: admin})).json()
         await fire("GET", f"/v1/tasks/{warm['id']}", [])
         for _ in range(rounds):
-            task = (await http.post("/v1/tasks", json={"title": "race", "assigned_role": "reviewer"},
-                                    headers={HEADER: admin})).json()
+            task = (
+                await http.post(
+                    "/v1/tasks", json={"title": "race", "assigned_role": "reviewer"}, headers={HEADER: admin}
+                )
+            ).json()
             base = await fire("GET", f"/v1/tasks/{task['id']}", gets)
             assert set(base) == {200}, base
             codes = await fire("PATCH", f"/v1/tasks/{task['id']}/claim", claims)
             assert codes.count(200) == 1 and codes.count(409) == claimers - 1, sorted(codes)
     return {
-        "rounds": rounds, "claimers": claimers, "exactly_one_winner_every_round": True,
-        "claim_p50_ms": percentile_ms(claims, 0.5), "claim_p99_ms": percentile_ms(claims, 0.99),
-        "get_p50_ms": percentile_ms(gets, 0.5), "get_p99_ms": percentile_ms(gets, 0.99),
+        "rounds": rounds,
+        "claimers": claimers,
+        "exactly_one_winner_every_round": True,
+        "claim_p50_ms": percentile_ms(claims, 0.5),
+        "claim_p99_ms": percentile_ms(claims, 0.99),
+        "get_p50_ms": percentile_ms(gets, 0.5),
+        "get_p99_ms": percentile_ms(gets, 0.99),
         "claim_over_get_p50_ratio": round(statistics.median(claims) / statistics.median(gets), 2),
     }
 
 
 async def my_tasks(url: str, token: str, requests: int, concurrency: int) -> dict:
-    async with httpx.AsyncClient(base_url=url, headers={HEADER: token}, timeout=30,
-                                 limits=httpx.Limits(max_connections=concurrency)) as client:
+    async with httpx.AsyncClient(
+        base_url=url, headers={HEADER: token}, timeout=30, limits=httpx.Limits(max_connections=concurrency)
+    ) as client:
         first = await client.get("/v1/tasks", params={"assignee": "me", "limit": 50})
         first.raise_for_status()
         assert len(first.json()["items"]) == 50
-        pages = [{"assignee": "me", "limit": 50}, {"assignee": "me", "limit": 50, "cursor": first.json()["next_cursor"]}]
+        pages = [
+            {"assignee": "me", "limit": 50},
+            {"assignee": "me", "limit": 50, "cursor": first.json()["next_cursor"]},
+        ]
         latencies, elapsed = await load(client, "/v1/tasks", pages, requests, concurrency)
     summary = summarize(latencies, elapsed)
     del summary["requests"]

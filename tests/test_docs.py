@@ -26,7 +26,10 @@ LINK_RE = re.compile(r"\]\(([^)\s]+)\)")
 def _files() -> list[Path]:
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.splitlines()
     this = Path(__file__).resolve()
     return [
@@ -94,4 +97,3 @@ def test_the_checks_name_file_and_line(tmp_path: Path) -> None:
     assert broken_links(page, tmp_path) == [
         "docs/page.md:4: link '../../shared/design.md' leaves the repository",
     ]
-

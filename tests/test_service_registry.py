@@ -32,8 +32,17 @@ TEMPLATE = "contacts"  # the worked example: its Dockerfile is every service's, 
 COMPOSE_PORT_OFFSET = 31000
 
 LAYOUT = (
-    "__main__.py", "settings.py", "models.py", "schemas.py", "commands.py", "domain.py",
-    "handlers.py", "queries.py", "api.py", "consumers.py", "main.py",
+    "__main__.py",
+    "settings.py",
+    "models.py",
+    "schemas.py",
+    "commands.py",
+    "domain.py",
+    "handlers.py",
+    "queries.py",
+    "api.py",
+    "consumers.py",
+    "main.py",
 )
 # The gateway is the edge, not a domain service: it consumes no topic (it only produces
 # identity.*), and its one command, a verified Clerk webhook delivery, sits in handlers.py next
@@ -100,8 +109,10 @@ def _dockerfile_problem(repo: Repo, name: str) -> str | None:
         found_lines = [line for line in found_lines if keep(line)]
     for number, (want, got) in enumerate(zip(expected_lines, found_lines, strict=False), start=1):
         if want != got:
-            return (f"{where} is not services/{TEMPLATE}/Dockerfile with {TEMPLATE} replaced by {name}: "
-                    f"line {number} is {got!r}, expected {want!r}")
+            return (
+                f"{where} is not services/{TEMPLATE}/Dockerfile with {TEMPLATE} replaced by {name}: "
+                f"line {number} is {got!r}, expected {want!r}"
+            )
     if len(expected_lines) != len(found_lines):
         return f"{where} has {len(found_lines)} lines, services/{TEMPLATE}/Dockerfile renamed has {len(expected_lines)}"
     return None
@@ -168,20 +179,25 @@ def service_problems(repo: Repo, name: str) -> list[str]:
         if f"{name}-migrate" not in repo.compose:
             missing(COMPOSE, f"no service '{name}-migrate': copy {TEMPLATE}-migrate")
         if name not in repo.init_databases:
-            missing(f"{COMPOSE} (postgres BYTE_SERVICE_DATABASES, read by deploy/compose/postgres-init)",
-                    f"no database {name}")
+            missing(
+                f"{COMPOSE} (postgres BYTE_SERVICE_DATABASES, read by deploy/compose/postgres-init)",
+                f"no database {name}",
+            )
         password = f"{name.upper().replace('-', '_')}_DB_PASSWORD"
         if password not in repo.compose_env("postgres"):
             missing(f"{COMPOSE} (postgres environment)", f"no {password}")
         if f"${{{password}:-{name}}}@postgres:5432/{name}" not in str(repo.compose_env(name).get("DATABASE_URL", "")):
-            missing(COMPOSE, f"service {name!r} needs DATABASE_URL with "
-                             f"{name}:${{{password}:-{name}}}@postgres:5432/{name}")
+            missing(
+                COMPOSE, f"service {name!r} needs DATABASE_URL with {name}:${{{password}:-{name}}}@postgres:5432/{name}"
+            )
 
     # the gateway: what services.toml says it routes here is what the gateway's table routes here
     routes = sorted(svc.routes) if svc is not None else []
     if routes != repo.routes_to(name):
-        missing(f"{REGISTRY} routes vs {GATEWAY_ROUTES}",
-                f"services.toml says {routes}, the gateway routes {repo.routes_to(name)}")
+        missing(
+            f"{REGISTRY} routes vs {GATEWAY_ROUTES}",
+            f"services.toml says {routes}, the gateway routes {repo.routes_to(name)}",
+        )
     if routes and repo.gateway_service_urls.get(name) != f"http://{name}:8000":
         missing(f"{COMPOSE} (gateway SERVICE_URLS_JSON)", f'no "{name}": "http://{name}:8000"')
     readme = repo.text("README.md")
@@ -202,20 +218,27 @@ def service_problems(repo: Repo, name: str) -> list[str]:
 def registry_problems(repo: Repo) -> list[str]:
     """Places naming a service that does not exist under services/."""
     dirs = set(repo.service_dirs)
-    problems = [f"{REGISTRY}: [services.{n}] has no services/{n}/pyproject.toml"
-                for n in repo.registry if n not in dirs]
+    problems = [
+        f"{REGISTRY}: [services.{n}] has no services/{n}/pyproject.toml" for n in repo.registry if n not in dirs
+    ]
     databases = {s.database for s in repo.registry.values() if s.database}
-    problems += [f"{COMPOSE} (postgres BYTE_SERVICE_DATABASES): {d} is no service's database in {REGISTRY}"
-                 for d in sorted(repo.init_databases - databases)]
-    problems += [f"{COMPOSE} (gateway SERVICE_URLS_JSON): {n} has no routes in {REGISTRY}"
-                 for n in sorted(repo.gateway_service_urls) if not (n in repo.registry and repo.registry[n].routes)]
+    problems += [
+        f"{COMPOSE} (postgres BYTE_SERVICE_DATABASES): {d} is no service's database in {REGISTRY}"
+        for d in sorted(repo.init_databases - databases)
+    ]
+    problems += [
+        f"{COMPOSE} (gateway SERVICE_URLS_JSON): {n} has no routes in {REGISTRY}"
+        for n in sorted(repo.gateway_service_urls)
+        if not (n in repo.registry and repo.registry[n].routes)
+    ]
     for compose_name, compose_svc in repo.compose.items():
         build = compose_svc.get("build") or {}
         dockerfile = str(build.get("dockerfile", "")) if isinstance(build, dict) else ""
         match = re.fullmatch(r"services/([^/]+)/Dockerfile", dockerfile)
         if match and match.group(1) not in dirs:
-            problems.append(f"{COMPOSE}: service {compose_name!r} builds services/{match.group(1)}, "
-                            "which does not exist")
+            problems.append(
+                f"{COMPOSE}: service {compose_name!r} builds services/{match.group(1)}, which does not exist"
+            )
     return problems
 
 
@@ -251,8 +274,11 @@ def copy(tmp_path: Path) -> Path:
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / relative, tmp_path / relative)
     for name in REPO.service_dirs:
-        shutil.copytree(ROOT / "services" / name, tmp_path / "services" / name,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        shutil.copytree(
+            ROOT / "services" / name,
+            tmp_path / "services" / name,
+            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+        )
     return tmp_path
 
 
@@ -292,8 +318,10 @@ def test_routes_out_of_step_with_the_gateway_are_reported(copy: Path) -> None:
     text = registry.read_text().replace('routes = ["/v1/contacts"]', 'routes = ["/v1/contacts", "/v1/people"]')
     registry.write_text(text)
     problems = "\n".join(service_problems(Repo(copy, ROUTES), "contacts"))
-    assert (f"services/contacts: {REGISTRY} routes vs {GATEWAY_ROUTES}: "
-            "services.toml says ['/v1/contacts', '/v1/people'], the gateway routes ['/v1/contacts']") in problems
+    assert (
+        f"services/contacts: {REGISTRY} routes vs {GATEWAY_ROUTES}: "
+        "services.toml says ['/v1/contacts', '/v1/people'], the gateway routes ['/v1/contacts']"
+    ) in problems
     assert "README.md (What runs where, the gateway's row): no `/v1/people`" in problems
 
     # and a built service the gateway already routes to, with no routes in services.toml
@@ -305,8 +333,9 @@ def test_a_dockerfile_that_drifts_from_the_template_is_reported(copy: Path) -> N
     dockerfile = copy / "services" / "tasks" / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text().replace("USER 10001:10001", "USER root"))
     problems = service_problems(Repo(copy, ROUTES), "tasks")
-    assert any("services/tasks/Dockerfile is not services/contacts/Dockerfile" in p and "'USER root'" in p
-               for p in problems), problems
+    assert any(
+        "services/tasks/Dockerfile is not services/contacts/Dockerfile" in p and "'USER root'" in p for p in problems
+    ), problems
 
 
 def test_leftovers_of_a_removed_service_are_reported(copy: Path) -> None:

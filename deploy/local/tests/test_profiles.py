@@ -181,8 +181,11 @@ def test_service_environment(registry: Path) -> None:
     assert gateway["CLERK_ISSUER"] == "http://127.0.0.1:18090"
     assert gateway["CLERK_WEBHOOK_SECRET_FILE"] == "/repo/.state/test/clerk/webhook_secret"
     # the dev issuer's tokens are made for the dev origin, and the dev gateway accepts only that one
-    assert gateway["CLERK_AUTHORIZED_PARTIES"] == devclerk.DEV_ORIGIN == devclerk.session_claims(
-        user_id="user_1", org_id="org_1", issuer=gateway["CLERK_ISSUER"])["azp"]
+    assert (
+        gateway["CLERK_AUTHORIZED_PARTIES"]
+        == devclerk.DEV_ORIGIN
+        == devclerk.session_claims(user_id="user_1", org_id="org_1", issuer=gateway["CLERK_ISSUER"])["azp"]
+    )
     assert "CLERK_JWKS_URL" not in contacts and "CLERK_WEBHOOK_SECRET_FILE" not in contacts
     assert "DATABASE_URL" not in gateway
     assert json.loads(gateway["SERVICE_URLS_JSON"]) == {

@@ -121,7 +121,9 @@ def test_dev_issuer_serves_a_jwks_that_verifies_its_tokens(tmp_path: Path) -> No
     assert devclerk.ensure_keys(priv, pub) and not devclerk.ensure_keys(priv, pub)
     assert priv.stat().st_mode & 0o077 == 0
     secret = devclerk.ensure_webhook_secret(tmp_path / "clerk" / "webhook_secret")
-    assert secret.startswith("whsec_") and devclerk.ensure_webhook_secret(tmp_path / "clerk" / "webhook_secret") == secret
+    assert (
+        secret.startswith("whsec_") and devclerk.ensure_webhook_secret(tmp_path / "clerk" / "webhook_secret") == secret
+    )
 
     server = issuer_server.make_server(pub, "127.0.0.1", 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -131,14 +133,21 @@ def test_dev_issuer_serves_a_jwks_that_verifies_its_tokens(tmp_path: Path) -> No
         keys = httpx.get(f"{base}/.well-known/jwks.json").json()["keys"]
         assert [k["kid"] for k in keys] == [devclerk.jwk(pub.read_text())["kid"]]
         for version in (2, 1):
-            claims = devclerk.session_claims(user_id="user_1", org_id="org_1", role="reviewer", issuer=base,
-                                             version=version)
+            claims = devclerk.session_claims(
+                user_id="user_1", org_id="org_1", role="reviewer", issuer=base, version=version
+            )
             token = devclerk.mint_session_token(priv.read_text(), pub.read_text(), claims)
             assert jwt.get_unverified_header(token)["kid"] == keys[0]["kid"]
-            decoded = jwt.decode(token, jwt.PyJWK(keys[0]).key, algorithms=["RS256"], issuer=base,
-                                 options={"verify_aud": False})
+            decoded = jwt.decode(
+                token, jwt.PyJWK(keys[0]).key, algorithms=["RS256"], issuer=base, options={"verify_aud": False}
+            )
             if version == 2:
-                assert decoded["v"] == 2 and decoded["o"] == {"id": "org_1", "slg": "org_1", "rol": "reviewer", "per": ""}
+                assert decoded["v"] == 2 and decoded["o"] == {
+                    "id": "org_1",
+                    "slg": "org_1",
+                    "rol": "reviewer",
+                    "per": "",
+                }
                 assert decoded["sts"] == "active"
             else:
                 assert decoded["org_id"] == "org_1" and decoded["org_role"] == "org:reviewer"
@@ -147,8 +156,17 @@ def test_dev_issuer_serves_a_jwks_that_verifies_its_tokens(tmp_path: Path) -> No
         server.server_close()
 
 
-@pytest.mark.parametrize(("given", "clerk"), [("admin", "admin"), ("user", "member"), ("guest", "guest"),
-                                              ("owner", "owner"), ("org:hr", "hr"), ("reviewer", "reviewer")])
+@pytest.mark.parametrize(
+    ("given", "clerk"),
+    [
+        ("admin", "admin"),
+        ("user", "member"),
+        ("guest", "guest"),
+        ("owner", "owner"),
+        ("org:hr", "hr"),
+        ("reviewer", "reviewer"),
+    ],
+)
 def test_dev_issuer_role_names(given: str, clerk: str) -> None:
     from byte_stack.devclerk import clerk_role
 

@@ -21,9 +21,21 @@ def test_checker_catches_incompatible_changes():
     old = {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}, "required": ["a"]}
     removed = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
     retyped = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}, "required": ["a"]}
-    required = {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}, "c": {"type": "string"}}, "required": ["a", "c"]}
-    optional = {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}, "c": {"type": "string"}}, "required": ["a"]}
-    nullable = {"type": "object", "properties": {"a": {"anyOf": [{"type": "string"}, {"type": "null"}]}, "b": {"type": "integer"}}, "required": ["a"]}
+    required = {
+        "type": "object",
+        "properties": {"a": {"type": "string"}, "b": {"type": "integer"}, "c": {"type": "string"}},
+        "required": ["a", "c"],
+    }
+    optional = {
+        "type": "object",
+        "properties": {"a": {"type": "string"}, "b": {"type": "integer"}, "c": {"type": "string"}},
+        "required": ["a"],
+    }
+    nullable = {
+        "type": "object",
+        "properties": {"a": {"anyOf": [{"type": "string"}, {"type": "null"}]}, "b": {"type": "integer"}},
+        "required": ["a"],
+    }
     assert problems(old, removed) == [".b: field removed or renamed"]
     assert problems(old, retyped) == [".a: type ['string'] became ['integer']"]
     assert problems(old, required) == [".c: new field is required (old messages lack it)"]
@@ -32,6 +44,14 @@ def test_checker_catches_incompatible_changes():
 
 
 def test_checker_catches_removed_enum_values():
-    old = {"$defs": {"S": {"type": "string", "enum": ["a", "b"]}}, "type": "object", "properties": {"s": {"$ref": "#/$defs/S"}}}
-    new = {"$defs": {"S": {"type": "string", "enum": ["a"]}}, "type": "object", "properties": {"s": {"$ref": "#/$defs/S"}}}
+    old = {
+        "$defs": {"S": {"type": "string", "enum": ["a", "b"]}},
+        "type": "object",
+        "properties": {"s": {"$ref": "#/$defs/S"}},
+    }
+    new = {
+        "$defs": {"S": {"type": "string", "enum": ["a"]}},
+        "type": "object",
+        "properties": {"s": {"$ref": "#/$defs/S"}},
+    }
     assert problems(old, new) == [".s: enum values removed ['b']"]

@@ -47,8 +47,19 @@ from pydantic import ValidationError
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "definitions.md"
 
 # Indexes of the Applicant Review steps, as the table below mutates them.
-START, ASSIGN_REVIEW, REVIEW, MARK_IN_REVIEW, ASSIGN_APPROVAL, APPROVAL, DECIDE, MARK_APPROVED, WELCOME, \
-    MARK_REJECTED, REJECTION = range(11)
+(
+    START,
+    ASSIGN_REVIEW,
+    REVIEW,
+    MARK_IN_REVIEW,
+    ASSIGN_APPROVAL,
+    APPROVAL,
+    DECIDE,
+    MARK_APPROVED,
+    WELCOME,
+    MARK_REJECTED,
+    REJECTION,
+) = range(11)
 
 
 def applicant() -> dict[str, Any]:
@@ -67,8 +78,13 @@ def assign(id: str, **config: Any) -> dict[str, Any]:
 
 
 def document(*steps: dict[str, Any], **more: Any) -> dict[str, Any]:
-    return {"language_version": 1, "name": "Test", "phases": [{"id": "main", "name": "Main"}],
-            "steps": [TRIGGER, *steps], **more}
+    return {
+        "language_version": 1,
+        "name": "Test",
+        "phases": [{"id": "main", "name": "Main"}],
+        "steps": [TRIGGER, *steps],
+        **more,
+    }
 
 
 def errors_of(data: Any) -> list[tuple[str, str]]:
@@ -90,16 +106,32 @@ def test_applicant_review_validates_and_round_trips_through_json():
 def test_applicant_review_is_the_documented_process():
     d = applicant_review()
     assert [s.type for s in d.steps] == [
-        "trigger", "assign_task", "wait_for_task", "update_status", "assign_task", "wait_for_approval",
-        "condition", "update_status", "send_email", "update_status", "send_email",
+        "trigger",
+        "assign_task",
+        "wait_for_task",
+        "update_status",
+        "assign_task",
+        "wait_for_approval",
+        "condition",
+        "update_status",
+        "send_email",
+        "update_status",
+        "send_email",
     ]
     assert set(d.steps[START].config.sources) == {"form_submission", "manual"}
     review = d.steps[ASSIGN_REVIEW].config
     assert (review.title, review.assigned_role, review.task_type, review.due_in.days) == (
-        "Review Application", "reviewer", "standard", 3)
+        "Review Application",
+        "reviewer",
+        "standard",
+        3,
+    )
     escalation = d.steps[REVIEW].config.on_timeout
     assert (escalation.action, escalation.reassign_to_role, escalation.raise_priority_to) == (
-        "escalate", "manager", TaskPriority.HIGH)
+        "escalate",
+        "manager",
+        TaskPriority.HIGH,
+    )
     assert d.steps[MARK_IN_REVIEW].config.status == ExecutionStatus.IN_REVIEW
     approval = d.steps[ASSIGN_APPROVAL].config
     assert (approval.title, approval.assigned_role, approval.task_type) == ("Manager Approval", "manager", "approval")
@@ -114,8 +146,10 @@ def test_applicant_review_is_the_documented_process():
 
 def test_applicant_review_emails_greet_the_contact_by_name():
     d = applicant_review()
-    context = {"contact": {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.org"},
-               "org": {"name": "Acme"}}
+    context = {
+        "contact": {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.org"},
+        "org": {"name": "Acme"},
+    }
     for email in (d.steps[WELCOME].config, d.steps[REJECTION].config):
         assert render(email.to, context) == "ada@example.org"
         assert "Hi Ada," in render(email.body, context)
@@ -141,7 +175,9 @@ def test_an_invalid_definition_cannot_be_built():
     with pytest.raises(InvalidDefinition) as refused:
         parse_definition(broken)
     assert isinstance(refused.value, Invalid)
-    assert refused.value.errors == [{"field": "steps[3].config.status", "in": "body", "message": refused.value.definition_errors[0].message}]
+    assert refused.value.errors == [
+        {"field": "steps[3].config.status", "in": "body", "message": refused.value.definition_errors[0].message}
+    ]
     # The structure alone passes: only Definition runs the rules.
     assert DefinitionDraft.model_validate(broken).steps[MARK_IN_REVIEW].config.status == "nowhere"
     with pytest.raises(TypeError):
@@ -164,11 +200,13 @@ def test_a_definition_is_frozen_and_copies_are_validated():
 
 def _set(path: str, value: Any):
     """A mutation of the Applicant Review document: set the value at a dotted path."""
+
     def mutate(d: dict[str, Any]) -> None:
         *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
         for part in parents:
             d = d[part]
         d[last] = value
+
     return mutate
 
 
@@ -178,12 +216,14 @@ def _drop(path: str):
         for part in parents:
             d = d[part]
         del d[last]
+
     return mutate
 
 
 def _insert(index: int, new_step: dict[str, Any]):
     def mutate(d: dict[str, Any]) -> None:
         d["steps"].insert(index, copy.deepcopy(new_step))
+
     return mutate
 
 
@@ -191,12 +231,14 @@ def _each(*mutations):
     def mutate(d: dict[str, Any]) -> None:
         for m in mutations:
             m(d)
+
     return mutate
 
 
 def _whole(data: Any):
     def mutate(d: dict[str, Any]) -> Any:
         return copy.deepcopy(data)
+
     return mutate
 
 
@@ -235,95 +277,432 @@ BROKEN = [
     ("missing config", _drop(f"steps.{ASSIGN_REVIEW}.config"), "steps[1].config", "required"),
     ("missing title", _drop(f"steps.{ASSIGN_REVIEW}.config.title"), "steps[1].config.title", "required"),
     ("blank title", _set(f"steps.{ASSIGN_REVIEW}.config.title", " "), "steps[1].config.title", "must not be blank"),
-    ("misspelt config field", _set(f"steps.{ASSIGN_REVIEW}.config.titel", "x"), "steps[1].config.titel", "unknown field"),
+    (
+        "misspelt config field",
+        _set(f"steps.{ASSIGN_REVIEW}.config.titel", "x"),
+        "steps[1].config.titel",
+        "unknown field",
+    ),
     ("bad step id", _set(f"steps.{ASSIGN_REVIEW}.id", "_hidden"), "steps[1].id", "must start with a letter"),
-    ("unknown priority", _set(f"steps.{ASSIGN_REVIEW}.config.priority", "urgent"), "steps[1].config.priority", "'low', 'medium' or 'high'"),
+    (
+        "unknown priority",
+        _set(f"steps.{ASSIGN_REVIEW}.config.priority", "urgent"),
+        "steps[1].config.priority",
+        "'low', 'medium' or 'high'",
+    ),
     ("no trigger source", _set(f"steps.{START}.config.sources", []), "steps[0].config.sources", "at least 1"),
-    ("a trigger source twice", _set(f"steps.{START}.config.sources", ["manual", "manual"]), "steps[0].config.sources", "a value is listed twice"),
-    ("unknown trigger source", _set(f"steps.{START}.config.sources", ["email"]), "steps[0].config.sources[0]", "'form_submission' or 'manual'"),
+    (
+        "a trigger source twice",
+        _set(f"steps.{START}.config.sources", ["manual", "manual"]),
+        "steps[0].config.sources",
+        "a value is listed twice",
+    ),
+    (
+        "unknown trigger source",
+        _set(f"steps.{START}.config.sources", ["email"]),
+        "steps[0].config.sources[0]",
+        "'form_submission' or 'manual'",
+    ),
     ("bad colour", _set("statuses.0.color", "not a colour"), "statuses[0].color", "must be a colour name"),
-    ("condition value an object", _condition(field="steps.approval.outcome", operator="eq", value={"a": 1}), "steps[6].config.value", "must be a text, a number or a boolean"),
-    ("unknown timeout action", _set(f"steps.{REVIEW}.config.on_timeout", {"action": "explode"}), "steps[2].config.on_timeout.action", "unknown action 'explode'"),
-    ("unknown escalation field", _set(f"steps.{REVIEW}.config.on_timeout.notify_everyone", True), "steps[2].config.on_timeout.notify_everyone", "unknown field"),
+    (
+        "condition value an object",
+        _condition(field="steps.approval.outcome", operator="eq", value={"a": 1}),
+        "steps[6].config.value",
+        "must be a text, a number or a boolean",
+    ),
+    (
+        "unknown timeout action",
+        _set(f"steps.{REVIEW}.config.on_timeout", {"action": "explode"}),
+        "steps[2].config.on_timeout.action",
+        "unknown action 'explode'",
+    ),
+    (
+        "unknown escalation field",
+        _set(f"steps.{REVIEW}.config.on_timeout.notify_everyone", True),
+        "steps[2].config.on_timeout.notify_everyone",
+        "unknown field",
+    ),
     # unique ids
-    ("duplicate step id", _set(f"steps.{MARK_IN_REVIEW}.id", "review"), "steps[3].id", "duplicate step id 'review' (also steps[2])"),
-    ("duplicate phase id", _set("phases.2.id", "intake"), "phases[2].id", "duplicate phase id 'intake' (also phases[0])"),
-    ("duplicate status key", _set("statuses.1.key", "submitted"), "statuses[1].key", "duplicate status key 'submitted'"),
-    ("duplicate variable", _with_variables(DATE_VAR, DATE_VAR), "variables[1].name", "duplicate variable name 'start_date'"),
+    (
+        "duplicate step id",
+        _set(f"steps.{MARK_IN_REVIEW}.id", "review"),
+        "steps[3].id",
+        "duplicate step id 'review' (also steps[2])",
+    ),
+    (
+        "duplicate phase id",
+        _set("phases.2.id", "intake"),
+        "phases[2].id",
+        "duplicate phase id 'intake' (also phases[0])",
+    ),
+    (
+        "duplicate status key",
+        _set("statuses.1.key", "submitted"),
+        "statuses[1].key",
+        "duplicate status key 'submitted'",
+    ),
+    (
+        "duplicate variable",
+        _with_variables(DATE_VAR, DATE_VAR),
+        "variables[1].name",
+        "duplicate variable name 'start_date'",
+    ),
     ("a step called end", _set(f"steps.{MARK_IN_REVIEW}.id", "end"), "steps[3].id", "'end' is reserved"),
     # trigger
-    ("trigger not first", _each(_drop(f"steps.{START}"), _insert(1, applicant_review_document()["steps"][START])), "steps[0].type", "the first step must be the trigger"),
+    (
+        "trigger not first",
+        _each(_drop(f"steps.{START}"), _insert(1, applicant_review_document()["steps"][START])),
+        "steps[0].type",
+        "the first step must be the trigger",
+    ),
     ("two triggers", _insert(3, TRIGGER), "steps[3].type", "only the first step may be a trigger"),
     # references
-    ("unknown phase", _set(f"steps.{ASSIGN_REVIEW}.phase_id", "nowhere"), "steps[1].phase_id", "no phase 'nowhere'; phases are decision, intake, review"),
+    (
+        "unknown phase",
+        _set(f"steps.{ASSIGN_REVIEW}.phase_id", "nowhere"),
+        "steps[1].phase_id",
+        "no phase 'nowhere'; phases are decision, intake, review",
+    ),
     ("unknown next", _set(f"steps.{MARK_IN_REVIEW}.next", "nowhere"), "steps[3].next", "no step 'nowhere'"),
-    ("unknown then", _condition(field="steps.approval.outcome", operator="eq", value="approved", then="nowhere"), "steps[6].config.then", "no step 'nowhere'"),
+    (
+        "unknown then",
+        _condition(field="steps.approval.outcome", operator="eq", value="approved", then="nowhere"),
+        "steps[6].config.then",
+        "no step 'nowhere'",
+    ),
     ("unknown else", _set(f"steps.{DECIDE}.config.else", "nowhere"), "steps[6].config.else", "no step 'nowhere'"),
-    ("unknown go_to", _set(f"steps.{REVIEW}.config.on_timeout", {"action": "go_to", "step": "nowhere"}), "steps[2].config.on_timeout.step", "no step 'nowhere'"),
-    ("back to the trigger", _set(f"steps.{REJECTION}.next", "start"), "steps[10].next", "cannot go back to the trigger"),
+    (
+        "unknown go_to",
+        _set(f"steps.{REVIEW}.config.on_timeout", {"action": "go_to", "step": "nowhere"}),
+        "steps[2].config.on_timeout.step",
+        "no step 'nowhere'",
+    ),
+    (
+        "back to the trigger",
+        _set(f"steps.{REJECTION}.next", "start"),
+        "steps[10].next",
+        "cannot go back to the trigger",
+    ),
     ("condition with next", _set(f"steps.{DECIDE}.next", "mark_approved"), "steps[6].next", "not next"),
-    ("unknown status", _set(f"steps.{MARK_IN_REVIEW}.config.status", "hired"), "steps[3].config.status", "no status 'hired'; statuses are submitted, in_review"),
-    ("wait on an unknown step", _set(f"steps.{REVIEW}.config.task_step", "nowhere"), "steps[2].config.task_step", "no step 'nowhere'"),
-    ("wait on a step that is no assign_task", _set(f"steps.{REVIEW}.config.task_step", "start"), "steps[2].config.task_step", "step 'start' is of type trigger, not assign_task"),
-    ("wait for approval of a standard task", _set(f"steps.{APPROVAL}.config.task_step", "assign_review"), "steps[5].config.task_step", "assigns a standard task: wait_for_approval needs an approval task"),
-    ("wait on a later task", _set(f"steps.{REVIEW}.config.task_step", "assign_approval"), "steps[2].config.task_step", "step 'assign_approval' does not come before this step on every path"),
-    ("update a task never assigned", _insert(1, step("bump", "update_task", {"task_step": "assign_review", "priority": "high"}, phase_id="intake")), "steps[1].config.task_step", "does not come before"),
-    ("update_task that changes nothing", _insert(3, step("bump", "update_task", {"task_step": "assign_review"}, phase_id="review")), "steps[3].config", "changes nothing"),
-    ("assign_task without assignee", _drop(f"steps.{ASSIGN_REVIEW}.config.assigned_role"), "steps[1].config.assigned_role", "needs an assignee"),
+    (
+        "unknown status",
+        _set(f"steps.{MARK_IN_REVIEW}.config.status", "hired"),
+        "steps[3].config.status",
+        "no status 'hired'; statuses are submitted, in_review",
+    ),
+    (
+        "wait on an unknown step",
+        _set(f"steps.{REVIEW}.config.task_step", "nowhere"),
+        "steps[2].config.task_step",
+        "no step 'nowhere'",
+    ),
+    (
+        "wait on a step that is no assign_task",
+        _set(f"steps.{REVIEW}.config.task_step", "start"),
+        "steps[2].config.task_step",
+        "step 'start' is of type trigger, not assign_task",
+    ),
+    (
+        "wait for approval of a standard task",
+        _set(f"steps.{APPROVAL}.config.task_step", "assign_review"),
+        "steps[5].config.task_step",
+        "assigns a standard task: wait_for_approval needs an approval task",
+    ),
+    (
+        "wait on a later task",
+        _set(f"steps.{REVIEW}.config.task_step", "assign_approval"),
+        "steps[2].config.task_step",
+        "step 'assign_approval' does not come before this step on every path",
+    ),
+    (
+        "update a task never assigned",
+        _insert(1, step("bump", "update_task", {"task_step": "assign_review", "priority": "high"}, phase_id="intake")),
+        "steps[1].config.task_step",
+        "does not come before",
+    ),
+    (
+        "update_task that changes nothing",
+        _insert(3, step("bump", "update_task", {"task_step": "assign_review"}, phase_id="review")),
+        "steps[3].config",
+        "changes nothing",
+    ),
+    (
+        "assign_task without assignee",
+        _drop(f"steps.{ASSIGN_REVIEW}.config.assigned_role"),
+        "steps[1].config.assigned_role",
+        "needs an assignee",
+    ),
     # graph
     ("unreachable steps", _set(f"steps.{DECIDE}.config.else", "mark_approved"), "steps[9]", "unreachable"),
     ("a step after the end", _set(f"steps.{MARK_REJECTED}.next", "end"), "steps[10]", "unreachable"),
-    ("a loop without a wait or a delay", _set(f"steps.{WELCOME}.next", "decide"), "steps[8].next", "loops without a wait or a delay (welcome_email → decide → mark_approved → welcome_email)"),
+    (
+        "a loop without a wait or a delay",
+        _set(f"steps.{WELCOME}.next", "decide"),
+        "steps[8].next",
+        "loops without a wait or a delay (welcome_email → decide → mark_approved → welcome_email)",
+    ),
     ("a loop that never ends", _whole(LOOP_WITHOUT_END), "steps[1]", "never ends"),
     # durations
-    ("zero timeout", _set(f"steps.{REVIEW}.config.timeout", {"days": 0}), "steps[2].config.timeout", "must be longer than zero"),
-    ("timeout over a year", _set(f"steps.{REVIEW}.config.timeout", {"days": 365, "minutes": 1}), "steps[2].config.timeout", "must be at most 365 days"),
-    ("huge timeout", _set(f"steps.{REVIEW}.config.timeout", {"days": 10**12}), "steps[2].config.timeout", "must be at most 365 days"),
-    ("negative timeout", _set(f"steps.{REVIEW}.config.timeout", {"hours": -1}), "steps[2].config.timeout.hours", "greater than or equal to 0"),
-    ("fractional days", _set(f"steps.{REVIEW}.config.timeout", {"days": 1.5}), "steps[2].config.timeout.days", "valid integer"),
-    ("due in over a year", _set(f"steps.{ASSIGN_REVIEW}.config.due_in", {"hours": 9000}), "steps[1].config.due_in", "at most 365 days"),
-    ("zero delay", _insert(3, step("pause", "delay", {}, phase_id="review")), "steps[3].config", "must be longer than zero"),
-    ("delay over a year", _insert(3, step("pause", "delay", {"days": 366}, phase_id="review")), "steps[3].config", "must be at most 365 days"),
-    ("timeout without on_timeout", _drop(f"steps.{REVIEW}.config.on_timeout"), "steps[2].config.on_timeout", "required with a timeout"),
-    ("on_timeout without timeout", _set(f"steps.{APPROVAL}.config.on_timeout", {"action": "continue"}), "steps[5].config.on_timeout", "there is no timeout"),
-    ("an escalation that does nothing", _set(f"steps.{REVIEW}.config.on_timeout", {"action": "escalate"}), "steps[2].config.on_timeout", "needs reassign_to_role, raise_priority_to or notify"),
+    (
+        "zero timeout",
+        _set(f"steps.{REVIEW}.config.timeout", {"days": 0}),
+        "steps[2].config.timeout",
+        "must be longer than zero",
+    ),
+    (
+        "timeout over a year",
+        _set(f"steps.{REVIEW}.config.timeout", {"days": 365, "minutes": 1}),
+        "steps[2].config.timeout",
+        "must be at most 365 days",
+    ),
+    (
+        "huge timeout",
+        _set(f"steps.{REVIEW}.config.timeout", {"days": 10**12}),
+        "steps[2].config.timeout",
+        "must be at most 365 days",
+    ),
+    (
+        "negative timeout",
+        _set(f"steps.{REVIEW}.config.timeout", {"hours": -1}),
+        "steps[2].config.timeout.hours",
+        "greater than or equal to 0",
+    ),
+    (
+        "fractional days",
+        _set(f"steps.{REVIEW}.config.timeout", {"days": 1.5}),
+        "steps[2].config.timeout.days",
+        "valid integer",
+    ),
+    (
+        "due in over a year",
+        _set(f"steps.{ASSIGN_REVIEW}.config.due_in", {"hours": 9000}),
+        "steps[1].config.due_in",
+        "at most 365 days",
+    ),
+    (
+        "zero delay",
+        _insert(3, step("pause", "delay", {}, phase_id="review")),
+        "steps[3].config",
+        "must be longer than zero",
+    ),
+    (
+        "delay over a year",
+        _insert(3, step("pause", "delay", {"days": 366}, phase_id="review")),
+        "steps[3].config",
+        "must be at most 365 days",
+    ),
+    (
+        "timeout without on_timeout",
+        _drop(f"steps.{REVIEW}.config.on_timeout"),
+        "steps[2].config.on_timeout",
+        "required with a timeout",
+    ),
+    (
+        "on_timeout without timeout",
+        _set(f"steps.{APPROVAL}.config.on_timeout", {"action": "continue"}),
+        "steps[5].config.on_timeout",
+        "there is no timeout",
+    ),
+    (
+        "an escalation that does nothing",
+        _set(f"steps.{REVIEW}.config.on_timeout", {"action": "escalate"}),
+        "steps[2].config.on_timeout",
+        "needs reassign_to_role, raise_priority_to or notify",
+    ),
     # templates
-    ("malformed template", _set(f"steps.{WELCOME}.config.subject", "Welcome {{ contact.first_name"), "steps[8].config.subject", "'{{' is never closed"),
-    ("code in a template", _set(f"steps.{WELCOME}.config.subject", "{{ 1+1 }}"), "steps[8].config.subject", "not a dotted path"),
-    ("attribute walking in a template", _set(f"steps.{WELCOME}.config.body", "{{ contact.__class__ }}"), "steps[8].config.body", "not a dotted path"),
-    ("unknown contact field", _set(f"steps.{ASSIGN_REVIEW}.config.title", "Review {{ contact.nickname }}"), "steps[1].config.title", "contact has no field 'nickname'"),
-    ("undeclared variable", _set(f"steps.{ASSIGN_REVIEW}.config.description", "{{ execution.variables.start_date }}"), "steps[1].config.description", "no variable 'start_date' is declared"),
-    ("unknown execution field", _set(f"steps.{ASSIGN_REVIEW}.config.title", "{{ execution.owner }}"), "steps[1].config.title", "use execution.id, execution.status"),
-    ("outside the context", _set(f"steps.{WELCOME}.config.body", "{{ secrets.api_key }}"), "steps[8].config.body", "'secrets' is not in the template context"),
-    ("a later step's outcome", _set(f"steps.{ASSIGN_APPROVAL}.config.description", "{{ steps.approval.outcome }}"), "steps[4].config.description", "step 'approval' does not come before this step"),
-    ("an outcome of a step that records none", _set(f"steps.{WELCOME}.config.body", "{{ steps.assign_review.outcome }}"), "steps[8].config.body", "only wait_for_task and wait_for_approval record an outcome"),
-    ("an unknown step field", _set(f"steps.{WELCOME}.config.body", "{{ steps.review.score }}"), "steps[8].config.body", "use steps.<step id>.outcome"),
-    ("a template in an escalation notice", _set(f"steps.{REVIEW}.config.on_timeout.notify", {"to": "boss@example.org", "subject": "Late", "body": "{{ contact.salary }}"}), "steps[2].config.on_timeout.notify.body", "contact has no field 'salary'"),
-    ("update_contact outside contact fields", _insert(3, {**UPDATE_CONTACT, "config": {"fields": {"nickname": "x"}}}), "steps[3].config.fields.nickname", "not a contact field"),
-    ("update_contact with an odd key", _insert(3, {**UPDATE_CONTACT, "config": {"fields": {"nick name": "x"}}}), 'steps[3].config.fields["nick name"]', "not a contact field"),
-    ("update_contact template", _insert(3, {**UPDATE_CONTACT, "config": {"fields": {"city": "{{ contact.town }}"}}}), "steps[3].config.fields.city", "contact has no field 'town'"),
+    (
+        "malformed template",
+        _set(f"steps.{WELCOME}.config.subject", "Welcome {{ contact.first_name"),
+        "steps[8].config.subject",
+        "'{{' is never closed",
+    ),
+    (
+        "code in a template",
+        _set(f"steps.{WELCOME}.config.subject", "{{ 1+1 }}"),
+        "steps[8].config.subject",
+        "not a dotted path",
+    ),
+    (
+        "attribute walking in a template",
+        _set(f"steps.{WELCOME}.config.body", "{{ contact.__class__ }}"),
+        "steps[8].config.body",
+        "not a dotted path",
+    ),
+    (
+        "unknown contact field",
+        _set(f"steps.{ASSIGN_REVIEW}.config.title", "Review {{ contact.nickname }}"),
+        "steps[1].config.title",
+        "contact has no field 'nickname'",
+    ),
+    (
+        "undeclared variable",
+        _set(f"steps.{ASSIGN_REVIEW}.config.description", "{{ execution.variables.start_date }}"),
+        "steps[1].config.description",
+        "no variable 'start_date' is declared",
+    ),
+    (
+        "unknown execution field",
+        _set(f"steps.{ASSIGN_REVIEW}.config.title", "{{ execution.owner }}"),
+        "steps[1].config.title",
+        "use execution.id, execution.status",
+    ),
+    (
+        "outside the context",
+        _set(f"steps.{WELCOME}.config.body", "{{ secrets.api_key }}"),
+        "steps[8].config.body",
+        "'secrets' is not in the template context",
+    ),
+    (
+        "a later step's outcome",
+        _set(f"steps.{ASSIGN_APPROVAL}.config.description", "{{ steps.approval.outcome }}"),
+        "steps[4].config.description",
+        "step 'approval' does not come before this step",
+    ),
+    (
+        "an outcome of a step that records none",
+        _set(f"steps.{WELCOME}.config.body", "{{ steps.assign_review.outcome }}"),
+        "steps[8].config.body",
+        "only wait_for_task and wait_for_approval record an outcome",
+    ),
+    (
+        "an unknown step field",
+        _set(f"steps.{WELCOME}.config.body", "{{ steps.review.score }}"),
+        "steps[8].config.body",
+        "use steps.<step id>.outcome",
+    ),
+    (
+        "a template in an escalation notice",
+        _set(
+            f"steps.{REVIEW}.config.on_timeout.notify",
+            {"to": "boss@example.org", "subject": "Late", "body": "{{ contact.salary }}"},
+        ),
+        "steps[2].config.on_timeout.notify.body",
+        "contact has no field 'salary'",
+    ),
+    (
+        "update_contact outside contact fields",
+        _insert(3, {**UPDATE_CONTACT, "config": {"fields": {"nickname": "x"}}}),
+        "steps[3].config.fields.nickname",
+        "not a contact field",
+    ),
+    (
+        "update_contact with an odd key",
+        _insert(3, {**UPDATE_CONTACT, "config": {"fields": {"nick name": "x"}}}),
+        'steps[3].config.fields["nick name"]',
+        "not a contact field",
+    ),
+    (
+        "update_contact template",
+        _insert(3, {**UPDATE_CONTACT, "config": {"fields": {"city": "{{ contact.town }}"}}}),
+        "steps[3].config.fields.city",
+        "contact has no field 'town'",
+    ),
     # conditions
-    ("condition on an unknown step", _condition(field="steps.aproval.outcome", operator="eq", value="approved"), "steps[6].config.field", "no step 'aproval'"),
-    ("condition value never an outcome", _condition(field="steps.approval.outcome", operator="eq", value="aproved"), "steps[6].config.value", "'aproved' is never a value of steps.approval.outcome: it is one of approved, rejected"),
-    ("condition on an unknown status", _condition(field="execution.status", operator="in", value=["approved", "hired"]), "steps[6].config.value", "'hired' is never a value of execution.status"),
-    ("in without a list", _condition(field="steps.approval.outcome", operator="in", value="approved"), "steps[6].config.value", "in needs a non-empty list"),
-    ("eq with a list", _condition(field="steps.approval.outcome", operator="eq", value=["approved"]), "steps[6].config.value", "eq compares with one value"),
-    ("exists with a value", _condition(field="contact.email", operator="exists", value="x"), "steps[6].config.value", "exists takes no value"),
-    ("eq without a value", _condition(field="contact.email", operator="eq"), "steps[6].config.value", "eq needs a value"),
-    ("gt on a text field", _condition(field="contact.zip", operator="gt", value=5), "steps[6].config.operator", "gt compares numbers and dates; contact.zip is of type string"),
-    ("gt on a date with no date", _each(_with_variables(DATE_VAR), _condition(field="execution.variables.start_date", operator="gt", value="soon")), "steps[6].config.value", "compare it with a date"),
-    ("lt on a number with text", _each(_with_variables(NUMBER_VAR), _condition(field="execution.variables.score", operator="lt", value="ten")), "steps[6].config.value", "lt compares with a number"),
-    ("contains with a number", _condition(field="contact.email", operator="contains", value=3), "steps[6].config.value", "contains looks for a text"),
-    ("unknown operator", _condition(field="contact.email", operator="like", value="x"), "steps[6].config.operator", "'eq', 'ne', 'in'"),
+    (
+        "condition on an unknown step",
+        _condition(field="steps.aproval.outcome", operator="eq", value="approved"),
+        "steps[6].config.field",
+        "no step 'aproval'",
+    ),
+    (
+        "condition value never an outcome",
+        _condition(field="steps.approval.outcome", operator="eq", value="aproved"),
+        "steps[6].config.value",
+        "'aproved' is never a value of steps.approval.outcome: it is one of approved, rejected",
+    ),
+    (
+        "condition on an unknown status",
+        _condition(field="execution.status", operator="in", value=["approved", "hired"]),
+        "steps[6].config.value",
+        "'hired' is never a value of execution.status",
+    ),
+    (
+        "in without a list",
+        _condition(field="steps.approval.outcome", operator="in", value="approved"),
+        "steps[6].config.value",
+        "in needs a non-empty list",
+    ),
+    (
+        "eq with a list",
+        _condition(field="steps.approval.outcome", operator="eq", value=["approved"]),
+        "steps[6].config.value",
+        "eq compares with one value",
+    ),
+    (
+        "exists with a value",
+        _condition(field="contact.email", operator="exists", value="x"),
+        "steps[6].config.value",
+        "exists takes no value",
+    ),
+    (
+        "eq without a value",
+        _condition(field="contact.email", operator="eq"),
+        "steps[6].config.value",
+        "eq needs a value",
+    ),
+    (
+        "gt on a text field",
+        _condition(field="contact.zip", operator="gt", value=5),
+        "steps[6].config.operator",
+        "gt compares numbers and dates; contact.zip is of type string",
+    ),
+    (
+        "gt on a date with no date",
+        _each(
+            _with_variables(DATE_VAR), _condition(field="execution.variables.start_date", operator="gt", value="soon")
+        ),
+        "steps[6].config.value",
+        "compare it with a date",
+    ),
+    (
+        "lt on a number with text",
+        _each(_with_variables(NUMBER_VAR), _condition(field="execution.variables.score", operator="lt", value="ten")),
+        "steps[6].config.value",
+        "lt compares with a number",
+    ),
+    (
+        "contains with a number",
+        _condition(field="contact.email", operator="contains", value=3),
+        "steps[6].config.value",
+        "contains looks for a text",
+    ),
+    (
+        "unknown operator",
+        _condition(field="contact.email", operator="like", value="x"),
+        "steps[6].config.operator",
+        "'eq', 'ne', 'in'",
+    ),
     # variables
-    ("number default not a number", _with_variables({**NUMBER_VAR, "default": "ten"}), "variables[0].default", "must be a number"),
-    ("date default not a date", _with_variables({**DATE_VAR, "default": "2026-02-30"}), "variables[0].default", "must be a date (YYYY-MM-DD)"),
-    ("boolean default not a boolean", _with_variables({"name": "ok", "type": "boolean", "default": 1}), "variables[0].default", "must be a boolean"),
-    ("unknown variable type", _with_variables({"name": "ok", "type": "color"}), "variables[0].type", "'string', 'number', 'boolean' or 'date'"),
+    (
+        "number default not a number",
+        _with_variables({**NUMBER_VAR, "default": "ten"}),
+        "variables[0].default",
+        "must be a number",
+    ),
+    (
+        "date default not a date",
+        _with_variables({**DATE_VAR, "default": "2026-02-30"}),
+        "variables[0].default",
+        "must be a date (YYYY-MM-DD)",
+    ),
+    (
+        "boolean default not a boolean",
+        _with_variables({"name": "ok", "type": "boolean", "default": 1}),
+        "variables[0].default",
+        "must be a boolean",
+    ),
+    (
+        "unknown variable type",
+        _with_variables({"name": "ok", "type": "color"}),
+        "variables[0].type",
+        "'string', 'number', 'boolean' or 'date'",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("mutation", "path", "fragment"), [case[1:] for case in BROKEN], ids=[case[0] for case in BROKEN])
+@pytest.mark.parametrize(
+    ("mutation", "path", "fragment"), [case[1:] for case in BROKEN], ids=[case[0] for case in BROKEN]
+)
 def test_broken_definitions_are_refused_with_a_precise_error(mutation, path, fragment):
     data = applicant()
     data = mutation(data) or data
@@ -362,8 +741,17 @@ def test_a_loop_through_a_wait_is_accepted():
 def test_a_loop_through_a_delay_is_accepted_and_the_same_loop_without_it_refused():
     def polling(pause_type: str, pause_config: dict[str, Any]) -> dict[str, Any]:
         return document(
-            step("ready", "condition", {"field": "execution.variables.ready", "operator": "eq", "value": True,
-                                        "then": "done", "else": "pause"}),
+            step(
+                "ready",
+                "condition",
+                {
+                    "field": "execution.variables.ready",
+                    "operator": "eq",
+                    "value": True,
+                    "then": "done",
+                    "else": "pause",
+                },
+            ),
             step("pause", pause_type, pause_config, next="ready"),
             step("done", "update_status", {"status": "approved"}),
             variables=[{"name": "ready", "type": "boolean", "default": False}],
@@ -377,7 +765,9 @@ def test_a_loop_through_a_delay_is_accepted_and_the_same_loop_without_it_refused
 
 def test_a_step_in_a_loop_of_its_own_is_refused():
     data = document(step("again", "update_status", {"status": "on_hold"}, next="again"))
-    assert ("steps[1].next", "loops without a wait or a delay (again → again): it would spin forever") in errors_of(data)
+    assert ("steps[1].next", "loops without a wait or a delay (again → again): it would spin forever") in errors_of(
+        data
+    )
 
 
 def test_a_loop_with_a_wait_that_never_exits_is_refused():
@@ -418,9 +808,16 @@ def test_a_wait_on_a_task_assigned_in_one_branch_only_is_refused():
 def test_render_substitutes_values_and_defaults():
     context = {
         "contact": {"first_name": "Ada", "last_name": None, "city": ""},
-        "execution": {"id": uuid.UUID(int=1), "status": ExecutionStatus.IN_REVIEW,
-                      "variables": {"start": date(2026, 3, 1), "score": 7.5, "vip": True,
-                                    "at": datetime(2026, 3, 1, 9, 30, tzinfo=UTC)}},
+        "execution": {
+            "id": uuid.UUID(int=1),
+            "status": ExecutionStatus.IN_REVIEW,
+            "variables": {
+                "start": date(2026, 3, 1),
+                "score": 7.5,
+                "vip": True,
+                "at": datetime(2026, 3, 1, 9, 30, tzinfo=UTC),
+            },
+        },
     }
     assert render("Hi {{contact.first_name}}!", context) == "Hi Ada!"
     assert render("{{ contact.last_name | default('Doe') }}", context) == "Doe"  # None
@@ -429,8 +826,10 @@ def test_render_substitutes_values_and_defaults():
     assert render("{{ org.name }}", context) == ""  # a whole missing branch
     assert render("{{ execution.id }}", context) == "00000000-0000-0000-0000-000000000001"
     assert render("{{ execution.status }}", context) == "in_review"
-    assert render("{{execution.variables.start}} {{execution.variables.score}} {{execution.variables.vip}}",
-                  context) == "2026-03-01 7.5 true"
+    assert (
+        render("{{execution.variables.start}} {{execution.variables.score}} {{execution.variables.vip}}", context)
+        == "2026-03-01 7.5 true"
+    )
     assert render("{{ execution.variables.at }}", context) == "2026-03-01T09:30:00+00:00"
     assert render("no placeholders, { single braces } kept", {}) == "no placeholders, { single braces } kept"
     assert render("{% import os %}{# #}", {}) == "{% import os %}{# #}"  # not a language here: plain text
@@ -460,31 +859,35 @@ def test_render_never_touches_attributes():
 
 
 def test_references_lists_the_dotted_paths():
-    assert references("Hi {{ contact.first_name }} {{contact.first_name | default('x')}}, {{ steps.review.outcome }}") == {
-        "contact.first_name", "steps.review.outcome"}
+    assert references(
+        "Hi {{ contact.first_name }} {{contact.first_name | default('x')}}, {{ steps.review.outcome }}"
+    ) == {"contact.first_name", "steps.review.outcome"}
     assert references("plain text") == set()
 
 
-@pytest.mark.parametrize(("template", "fragment"), [
-    ("{{contact.__class__}}", "not a dotted path"),
-    ("{{ contact.first_name.__class__.__mro__ }}", "not a dotted path"),
-    ("{{ _private }}", "not a dotted path"),
-    ("{{ 1+1 }}", "not a dotted path"),
-    ("{{ contact['first_name'] }}", "not a dotted path"),
-    ("{{ contact.first_name() }}", "not a dotted path"),
-    ("{{ config.items() }}", "not a dotted path"),
-    ("{{ lipsum.__globals__.os.popen('id').read() }}", "not a dotted path"),
-    ("{{ contact.first_name | attr('__class__') }}", "unknown filter 'attr'"),
-    ("{{ contact.first_name | upper }}", "unknown filter 'upper'"),
-    ("{{ x | default(1+1) }}", 'default takes one quoted text'),
-    ("{{ x | default(contact.email) }}", 'default takes one quoted text'),
-    ("Hi {{ contact.first_name", "'{{' is never closed"),
-    ("Hi {{ {{ contact.first_name }}", "'{{' is never closed"),
-    ("Hi }} there", "'}}' closes nothing"),
-    ("{{ a }} }}", "'}}' closes nothing"),
-    ("{{}}", "empty placeholder"),
-    ("{{ }}", "empty placeholder"),
-])
+@pytest.mark.parametrize(
+    ("template", "fragment"),
+    [
+        ("{{contact.__class__}}", "not a dotted path"),
+        ("{{ contact.first_name.__class__.__mro__ }}", "not a dotted path"),
+        ("{{ _private }}", "not a dotted path"),
+        ("{{ 1+1 }}", "not a dotted path"),
+        ("{{ contact['first_name'] }}", "not a dotted path"),
+        ("{{ contact.first_name() }}", "not a dotted path"),
+        ("{{ config.items() }}", "not a dotted path"),
+        ("{{ lipsum.__globals__.os.popen('id').read() }}", "not a dotted path"),
+        ("{{ contact.first_name | attr('__class__') }}", "unknown filter 'attr'"),
+        ("{{ contact.first_name | upper }}", "unknown filter 'upper'"),
+        ("{{ x | default(1+1) }}", "default takes one quoted text"),
+        ("{{ x | default(contact.email) }}", "default takes one quoted text"),
+        ("Hi {{ contact.first_name", "'{{' is never closed"),
+        ("Hi {{ {{ contact.first_name }}", "'{{' is never closed"),
+        ("Hi }} there", "'}}' closes nothing"),
+        ("{{ a }} }}", "'}}' closes nothing"),
+        ("{{}}", "empty placeholder"),
+        ("{{ }}", "empty placeholder"),
+    ],
+)
 def test_hostile_or_malformed_templates_are_errors(template, fragment):
     with pytest.raises(TemplateError, match=re.escape(fragment)):
         references(template)
@@ -503,45 +906,51 @@ def test_template_errors_say_where():
 
 _CASE = {
     "contact": {"email": "Ada@Example.org", "city": "", "zip": "02139"},
-    "execution": {"status": ExecutionStatus.IN_REVIEW,
-                  "variables": {"score": 7, "start": date(2026, 3, 1), "vip": True, "when": "2026-03-01T09:00:00"}},
+    "execution": {
+        "status": ExecutionStatus.IN_REVIEW,
+        "variables": {"score": 7, "start": date(2026, 3, 1), "vip": True, "when": "2026-03-01T09:00:00"},
+    },
     "steps": {"approval": {"outcome": TaskOutcome.APPROVED}},
 }
 
 
-@pytest.mark.parametrize(("field", "operator", "value", "expected"), [
-    ("steps.approval.outcome", "eq", "approved", True),
-    ("steps.approval.outcome", "ne", "approved", False),
-    ("steps.approval.outcome", "in", ["rejected", "approved"], True),
-    ("steps.approval.outcome", "not_in", ["rejected", "timed_out"], True),
-    ("execution.status", "eq", "in_review", True),
-    ("execution.variables.score", "eq", 7.0, True),
-    ("execution.variables.score", "eq", "7", True),  # a number the context holds reads as text too
-    ("execution.variables.score", "gt", 5, True),
-    ("execution.variables.score", "lt", 5, False),
-    ("execution.variables.score", "gt", "2026-01-01", False),  # a number is not a date
-    ("execution.variables.start", "gt", "2026-02-28", True),
-    ("execution.variables.start", "lt", "2026-02-28", False),
-    ("execution.variables.when", "lt", "2026-03-02", True),
-    ("execution.variables.vip", "eq", True, True),
-    ("execution.variables.vip", "eq", 1, False),  # true is not the number 1
-    ("contact.email", "contains", "@example.ORG", True),
-    ("contact.email", "exists", None, True),
-    ("contact.zip", "eq", "02139", True),
-    ("contact.zip", "gt", 2000, False),  # text never orders against a number
-    # missing, null or empty: false for all but ne and not_in
-    ("contact.city", "exists", None, False),
-    ("contact.phone", "exists", None, False),
-    ("contact.phone", "eq", "x", False),
-    ("contact.phone", "ne", "x", True),
-    ("contact.phone", "in", ["x"], False),
-    ("contact.phone", "not_in", ["x"], True),
-    ("contact.phone", "contains", "x", False),
-    ("steps.review.outcome", "gt", 1, False),
-])
+@pytest.mark.parametrize(
+    ("field", "operator", "value", "expected"),
+    [
+        ("steps.approval.outcome", "eq", "approved", True),
+        ("steps.approval.outcome", "ne", "approved", False),
+        ("steps.approval.outcome", "in", ["rejected", "approved"], True),
+        ("steps.approval.outcome", "not_in", ["rejected", "timed_out"], True),
+        ("execution.status", "eq", "in_review", True),
+        ("execution.variables.score", "eq", 7.0, True),
+        ("execution.variables.score", "eq", "7", True),  # a number the context holds reads as text too
+        ("execution.variables.score", "gt", 5, True),
+        ("execution.variables.score", "lt", 5, False),
+        ("execution.variables.score", "gt", "2026-01-01", False),  # a number is not a date
+        ("execution.variables.start", "gt", "2026-02-28", True),
+        ("execution.variables.start", "lt", "2026-02-28", False),
+        ("execution.variables.when", "lt", "2026-03-02", True),
+        ("execution.variables.vip", "eq", True, True),
+        ("execution.variables.vip", "eq", 1, False),  # true is not the number 1
+        ("contact.email", "contains", "@example.ORG", True),
+        ("contact.email", "exists", None, True),
+        ("contact.zip", "eq", "02139", True),
+        ("contact.zip", "gt", 2000, False),  # text never orders against a number
+        # missing, null or empty: false for all but ne and not_in
+        ("contact.city", "exists", None, False),
+        ("contact.phone", "exists", None, False),
+        ("contact.phone", "eq", "x", False),
+        ("contact.phone", "ne", "x", True),
+        ("contact.phone", "in", ["x"], False),
+        ("contact.phone", "not_in", ["x"], True),
+        ("contact.phone", "contains", "x", False),
+        ("steps.review.outcome", "gt", 1, False),
+    ],
+)
 def test_conditions_decide(field, operator, value, expected):
-    condition = ConditionConfig.model_validate({"field": field, "operator": operator, "value": value,
-                                                "then": "a", "else": "b"})
+    condition = ConditionConfig.model_validate(
+        {"field": field, "operator": operator, "value": value, "then": "a", "else": "b"}
+    )
     assert holds(condition, _CASE) is expected
 
 
@@ -577,14 +986,26 @@ def test_variables_at_offer_the_outcomes_of_earlier_waits_only():
 
 
 def test_variables_at_a_join_offer_only_what_every_path_produced():
-    definition = parse_definition(document(
-        step("which", "condition", {"field": "contact.email", "operator": "exists", "then": "task", "else": "join"}),
-        assign("task"),
-        step("wait", "wait_for_task", {"task_step": "task", "timeout": {"hours": 4}, "on_timeout": {"action": "continue"}}),
-        step("inside", "send_email", {"to": "{{ contact.email }}", "subject": "{{ steps.wait.outcome }}", "body": "b"}),
-        step("join", "update_status", {"status": "approved"}),
-        variables=[{"name": "start_date", "type": "date", "label": "Start date"}],
-    ))
+    definition = parse_definition(
+        document(
+            step(
+                "which", "condition", {"field": "contact.email", "operator": "exists", "then": "task", "else": "join"}
+            ),
+            assign("task"),
+            step(
+                "wait",
+                "wait_for_task",
+                {"task_step": "task", "timeout": {"hours": 4}, "on_timeout": {"action": "continue"}},
+            ),
+            step(
+                "inside",
+                "send_email",
+                {"to": "{{ contact.email }}", "subject": "{{ steps.wait.outcome }}", "body": "b"},
+            ),
+            step("join", "update_status", {"status": "approved"}),
+            variables=[{"name": "start_date", "type": "date", "label": "Start date"}],
+        )
+    )
     assert "steps.wait.outcome" not in _paths(definition, "join")
     refs = {ref.path: ref for ref in variables_at(definition, "inside")}
     assert refs["steps.wait.outcome"].values == ("completed", "timed_out")
@@ -617,12 +1038,39 @@ PATH = re.compile(rf"(?:{_NAME}|{_QUOTED})?(?:\.{_NAME}|\[\d+\]|{_QUOTED})*")
 _SEGMENT = re.compile(rf"\.?({_NAME})|\[(\d+)\]|\[(\"(?:[^\"\\]|\\.)*\")\]")
 
 _IDS = [s["id"] for s in applicant_review_document()["steps"]]
-_INTERESTING = st.sampled_from([
-    *_IDS, "end", "nowhere", *[t.value for t in StepType], "approved", "rejected", "reviewer", "",
-    {"days": 0}, {"days": 400}, {"hours": 1}, {"action": "continue"}, {"action": "go_to", "step": "start"},
-    {"action": "escalate"}, "{{ contact.first_name }}", "{{ contact.__class__ }}", "{{", "}}", "{{ 1+1 }}",
-    "{{ steps.approval.outcome }}", ["approved"], [], {}, None, True, 0, -1, 10**30, 1.5,
-])
+_INTERESTING = st.sampled_from(
+    [
+        *_IDS,
+        "end",
+        "nowhere",
+        *[t.value for t in StepType],
+        "approved",
+        "rejected",
+        "reviewer",
+        "",
+        {"days": 0},
+        {"days": 400},
+        {"hours": 1},
+        {"action": "continue"},
+        {"action": "go_to", "step": "start"},
+        {"action": "escalate"},
+        "{{ contact.first_name }}",
+        "{{ contact.__class__ }}",
+        "{{",
+        "}}",
+        "{{ 1+1 }}",
+        "{{ steps.approval.outcome }}",
+        ["approved"],
+        [],
+        {},
+        None,
+        True,
+        0,
+        -1,
+        10**30,
+        1.5,
+    ]
+)
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
@@ -662,13 +1110,37 @@ def _mutate(doc: dict[str, Any], data: st.DataObject) -> None:
         node[a], node[b] = node[b], node[a]
 
 
-_REWIRABLE = [("next",), ("config", "task_step"), ("config", "then"), ("config", "else"), ("config", "status"),
-              ("config", "field"), ("phase_id",), ("id",), ("type",), ("config", "on_timeout")]
-_NAMES = st.sampled_from([
-    *_IDS, "end", "intake", "review", "decision", "approved", "rejected", "in_review",
-    "steps.review.outcome", "steps.approval.outcome", "contact.email", "execution.status",
-    {"action": "go_to", "step": "assign_review"}, {"action": "go_to", "step": "decide"}, {"action": "continue"},
-])
+_REWIRABLE = [
+    ("next",),
+    ("config", "task_step"),
+    ("config", "then"),
+    ("config", "else"),
+    ("config", "status"),
+    ("config", "field"),
+    ("phase_id",),
+    ("id",),
+    ("type",),
+    ("config", "on_timeout"),
+]
+_NAMES = st.sampled_from(
+    [
+        *_IDS,
+        "end",
+        "intake",
+        "review",
+        "decision",
+        "approved",
+        "rejected",
+        "in_review",
+        "steps.review.outcome",
+        "steps.approval.outcome",
+        "contact.email",
+        "execution.status",
+        {"action": "go_to", "step": "assign_review"},
+        {"action": "go_to", "step": "decide"},
+        {"action": "continue"},
+    ]
+)
 
 
 def _rewire(doc: dict[str, Any], data: st.DataObject) -> None:

@@ -9,8 +9,12 @@ from byte_contracts.contacts import ContactDeleted
 def test_new_event_round_trips_through_bytes():
     contact_id = uuid.uuid4()
     event = new_event(
-        "contact.deleted", org_id="org_1", subject=str(contact_id), actor="user_1",
-        data=ContactDeleted(contact_id=contact_id), correlation_id="req-1",
+        "contact.deleted",
+        org_id="org_1",
+        subject=str(contact_id),
+        actor="user_1",
+        data=ContactDeleted(contact_id=contact_id),
+        correlation_id="req-1",
     )
     again = Envelope.from_bytes(event.to_bytes())
     assert again == event
@@ -32,8 +36,12 @@ def test_unknown_type_is_refused():
 def test_deterministic_id_is_kept():
     event_id = uuid.uuid5(uuid.NAMESPACE_URL, "wf-1/step-2")
     event = new_event(
-        "contact.deleted", org_id="o", subject="s", actor="system:worker",
-        data=ContactDeleted(contact_id=uuid.uuid4()), event_id=event_id,
+        "contact.deleted",
+        org_id="o",
+        subject="s",
+        actor="system:worker",
+        data=ContactDeleted(contact_id=uuid.uuid4()),
+        event_id=event_id,
         occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
     assert event.id == event_id

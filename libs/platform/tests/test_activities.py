@@ -6,14 +6,13 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from temporalio import activity, workflow
-from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
-
 from byte_contracts.errors import Invalid, NotFound
 from byte_platform.activities import refusals_are_final
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 ATTEMPTS: dict[str, int] = {}
 
@@ -37,24 +36,30 @@ class LookUp:
     async def run(self, what: str) -> dict:
         try:
             result = await workflow.execute_activity(
-                look_up, what, start_to_close_timeout=timedelta(seconds=10),
+                look_up,
+                what,
+                start_to_close_timeout=timedelta(seconds=10),
                 retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=50), maximum_attempts=5),
             )
             return {"result": result}
         except ActivityError as err:
             cause = err.cause
             assert isinstance(cause, ApplicationError)
-            return {"refused": cause.type, "message": cause.message, "non_retryable": cause.non_retryable,
-                    "details": list(cause.details)}
-
+            return {
+                "refused": cause.type,
+                "message": cause.message,
+                "non_retryable": cause.non_retryable,
+                "details": list(cause.details),
+            }
 
 
 async def run(client: Client, what: str) -> dict:
     queue = f"test-activities-{uuid.uuid4().hex[:8]}"
     # unsandboxed: the sandbox re-imports a workflow's module by name, which a test module
     # loaded by pytest's importlib mode does not have
-    async with Worker(client, task_queue=queue, workflows=[LookUp], activities=[look_up],
-                      workflow_runner=UnsandboxedWorkflowRunner()):
+    async with Worker(
+        client, task_queue=queue, workflows=[LookUp], activities=[look_up], workflow_runner=UnsandboxedWorkflowRunner()
+    ):
         return await client.execute_workflow(LookUp.run, what, id=f"look-up-{uuid.uuid4().hex}", task_queue=queue)
 
 

@@ -15,8 +15,13 @@ from byte_testing.events import EventTap
 
 def event(org_id: str) -> Envelope:
     contact_id = uuid.uuid4()
-    return new_event("contact.deleted", org_id=org_id, subject=str(contact_id), actor="system:test",
-                     data=ContactDeleted(contact_id=contact_id))
+    return new_event(
+        "contact.deleted",
+        org_id=org_id,
+        subject=str(contact_id),
+        actor="system:test",
+        data=ContactDeleted(contact_id=contact_id),
+    )
 
 
 async def test_redelivered_events_change_nothing_and_poison_is_dead_lettered(stack, fresh_database, org_id):
@@ -26,8 +31,9 @@ async def test_redelivered_events_change_nothing_and_poison_is_dead_lettered(sta
     db = Database(fresh_database("contacts"), pool_size=2, max_overflow=0)
     metadata = sa.MetaData()
     processed = inbox_table(metadata)
-    effects = sa.Table("effects", metadata, sa.Column("event_id", sa.Uuid, primary_key=False),
-                       sa.Column("attempt", sa.Integer))
+    effects = sa.Table(
+        "effects", metadata, sa.Column("event_id", sa.Uuid, primary_key=False), sa.Column("attempt", sa.Integer)
+    )
     async with db.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     attempts: dict[uuid.UUID, int] = {}
@@ -66,6 +72,7 @@ async def test_redelivered_events_change_nothing_and_poison_is_dead_lettered(sta
 
             dead = await dlq.records(count=2)
             assert len(dead) == 2
+
             # Polled, not asserted at once: `last` may sit on another partition and be applied
             # before the other messages have been handled their last time.
             async def all_attempted():
@@ -91,10 +98,17 @@ async def test_inbox_forgets_only_ids_older_than_the_retention(fresh_database):
             await conn.run_sync(table.metadata.create_all)
         old, recent = uuid.uuid4(), uuid.uuid4()
         async with db.unscoped() as session:
-            await session.execute(sa.insert(table), [
-                {"consumer": "c", "message_id": str(old), "processed_at": datetime.now(UTC) - timedelta(days=31)},
-                {"consumer": "c", "message_id": str(recent), "processed_at": datetime.now(UTC) - timedelta(days=29)},
-            ])
+            await session.execute(
+                sa.insert(table),
+                [
+                    {"consumer": "c", "message_id": str(old), "processed_at": datetime.now(UTC) - timedelta(days=31)},
+                    {
+                        "consumer": "c",
+                        "message_id": str(recent),
+                        "processed_at": datetime.now(UTC) - timedelta(days=29),
+                    },
+                ],
+            )
         async with db.unscoped() as session:
             assert await prune(session, table, timedelta(days=30)) == 1
         async with db.unscoped() as session:

@@ -22,8 +22,13 @@ from byte_testing.events import EventTap
 
 def event(org_id: str) -> Envelope:
     contact_id = uuid.uuid4()
-    return new_event("contact.deleted", org_id=org_id, subject=str(contact_id), actor="system:test",
-                     data=ContactDeleted(contact_id=contact_id))
+    return new_event(
+        "contact.deleted",
+        org_id=org_id,
+        subject=str(contact_id),
+        actor="system:test",
+        data=ContactDeleted(contact_id=contact_id),
+    )
 
 
 async def wait_for(predicate, timeout=30.0):
@@ -46,7 +51,9 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         await consumer.stop()
 
 
-async def test_replay_applies_a_fixed_dead_letter_once_and_a_second_replay_changes_nothing(stack, fresh_database, org_id):
+async def test_replay_applies_a_fixed_dead_letter_once_and_a_second_replay_changes_nothing(
+    stack, fresh_database, org_id
+):
     topic = f"test.dlq.{uuid.uuid4().hex[:8]}"
     group = f"test-{uuid.uuid4().hex[:6]}"
     bootstrap = stack["kafka_bootstrap_servers"]
@@ -82,8 +89,12 @@ async def test_replay_applies_a_fixed_dead_letter_once_and_a_second_replay_chang
             for e in (fine, needs_member, needs_member):  # dead-lettered twice: published twice
                 await broker.publish(e.to_bytes(), topic=topic, key=e.subject.encode(), headers={"event_id": str(e.id)})
             # another group's dead letter on the same DLQ: not ours to replay
-            await broker.publish(later.to_bytes(), topic=topics.dead_letter(topic), key=b"k",
-                                 headers={"dlq_group": "someone.else", "dlq_reason": "refused"})
+            await broker.publish(
+                later.to_bytes(),
+                topic=topics.dead_letter(topic),
+                key=b"k",
+                headers={"dlq_group": "someone.else", "dlq_reason": "refused"},
+            )
             dead = await dlq.records(count=3)
             assert sorted(dict(r.headers)["dlq_group"].decode() for r in dead) == sorted([group, group, "someone.else"])
             assert await wait_for(applied) == [fine.id]
@@ -113,8 +124,18 @@ async def test_replay_applies_a_fixed_dead_letter_once_and_a_second_replay_chang
             after_first = await end_offsets(bootstrap, topic)
             env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap}
             cli = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "byte_platform.dlq", "replay", "--topic", topic, "--group", group, env=env,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                sys.executable,
+                "-m",
+                "byte_platform.dlq",
+                "replay",
+                "--topic",
+                topic,
+                "--group",
+                group,
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
             out, err = (x.decode() for x in await asyncio.wait_for(cli.communicate(), 120))
             assert cli.returncode == 0, err
             assert "replayed 0, already replayed 2, duplicates 0" in err

@@ -19,8 +19,10 @@ def test_a_minted_identity_verifies():
     assert ctx.is_admin and not ctx.is_read_only
 
 
-@pytest.mark.parametrize("roles,admin,read_only", [(["guest"], False, True), ([], False, True),
-                                                   (["user"], False, False), (["owner"], True, False)])
+@pytest.mark.parametrize(
+    "roles,admin,read_only",
+    [(["guest"], False, True), ([], False, True), (["user"], False, False), (["owner"], True, False)],
+)
 def test_role_predicates(roles, admin, read_only):
     ctx = Context.of_identity(IdentityVerifier(PUBLIC).verify(mint(PRIVATE, user_id="u", org_id="o", roles=roles)))
     assert (ctx.is_admin, ctx.is_read_only) == (admin, read_only)
@@ -28,7 +30,10 @@ def test_role_predicates(roles, admin, read_only):
 
 def _hs256_with_public_key(claims: dict) -> str:
     """The classic key-confusion forgery: HMAC keyed with the verifier's public key."""
-    b64 = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=")
+
+    def b64(raw: bytes) -> bytes:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=")
+
     signing_input = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + b"." + b64(json.dumps(claims).encode())
     return (signing_input + b"." + b64(hmac.new(PUBLIC.encode(), signing_input, hashlib.sha256).digest())).decode()
 
@@ -37,8 +42,15 @@ def test_forgeries_are_refused():
     verifier = IdentityVerifier(PUBLIC)
     other_private, _ = generate_key_pair()
     now = int(time.time())
-    claims = {"iss": "byte-gateway", "aud": "byte-services", "sub": "u", "org": "o", "roles": ["admin"],
-              "iat": now, "exp": now + 60}
+    claims = {
+        "iss": "byte-gateway",
+        "aud": "byte-services",
+        "sub": "u",
+        "org": "o",
+        "roles": ["admin"],
+        "iat": now,
+        "exp": now + 60,
+    }
     attempts = [
         mint(other_private, user_id="u", org_id="o", roles=["admin"]),
         mint(PRIVATE, user_id="u", org_id="o", roles=["admin"], ttl_seconds=-120),

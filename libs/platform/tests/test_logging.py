@@ -87,10 +87,16 @@ def test_windows_are_per_logger_level_and_template():
     def record(name: str, level: int, msg: str) -> logging.LogRecord:
         return logging.LogRecord(name, level, __file__, 1, msg, (), None)
 
-    outcomes = [flt.filter(record(n, lv, m)) for n, lv, m in [
-        ("a", logging.ERROR, "x %s"), ("a", logging.ERROR, "x %s"), ("b", logging.ERROR, "x %s"),
-        ("a", logging.WARNING, "x %s"), ("a", logging.ERROR, "y"),
-    ]]
+    outcomes = [
+        flt.filter(record(n, lv, m))
+        for n, lv, m in [
+            ("a", logging.ERROR, "x %s"),
+            ("a", logging.ERROR, "x %s"),
+            ("b", logging.ERROR, "x %s"),
+            ("a", logging.WARNING, "x %s"),
+            ("a", logging.ERROR, "y"),
+        ]
+    ]
     assert outcomes == [True, False, True, True, True]
     assert passed == []  # nothing to summarise until a window closes
     clock.now = 5

@@ -30,8 +30,8 @@ from byte_platform.outbox import (
     advisory_key,
     outbox_table,
 )
-from byte_testing.events import EventTap
 from byte_testing import eventually
+from byte_testing.events import EventTap
 from faststream.kafka import KafkaBroker
 from prometheus_client import REGISTRY
 
@@ -56,16 +56,24 @@ class OutboxUnderTest:
         self._dbs: list[Database] = [self.db]
 
     def event(self, key: str) -> Envelope:
-        return new_event("contact.deleted", org_id=self.org_id, subject=key, actor="system:test",
-                         data=ContactDeleted(contact_id=uuid.UUID(key)))
+        return new_event(
+            "contact.deleted",
+            org_id=self.org_id,
+            subject=key,
+            actor="system:test",
+            data=ContactDeleted(contact_id=uuid.UUID(key)),
+        )
 
     async def write(self, *events: Envelope, notify: bool = True) -> None:
         """Commits outbox rows for this test's topic, as `Outbox.add` does for a service's."""
         async with self.db.unscoped() as session:
-            await session.execute(sa.insert(TABLE), [
-                {"id": e.id, "topic": self.topic, "key": e.subject, "envelope": e.model_dump(mode="json")}
-                for e in events
-            ])
+            await session.execute(
+                sa.insert(TABLE),
+                [
+                    {"id": e.id, "topic": self.topic, "key": e.subject, "envelope": e.model_dump(mode="json")}
+                    for e in events
+                ],
+            )
             if notify:
                 await session.execute(sa.text(f"NOTIFY {CHANNEL}"))
 
@@ -88,7 +96,8 @@ class OutboxUnderTest:
     async def pending(self) -> int:
         async with self.db.unscoped() as session:
             return await session.scalar(
-                sa.select(sa.func.count()).select_from(TABLE).where(TABLE.c.published_at.is_(None)))
+                sa.select(sa.func.count()).select_from(TABLE).where(TABLE.c.published_at.is_(None))
+            )
 
     async def drained(self) -> bool:
         return await self.pending() == 0
@@ -115,13 +124,17 @@ class OutboxUnderTest:
         return await conn.fetchval(
             "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database()"
             " AND application_name = $1 AND query LIKE '%pg_try_advisory_lock%' AND query_start > $2",
-            APPLICATION_NAME, since)
+            APPLICATION_NAME,
+            since,
+        )
 
     async def cut_the_leaders_lock_connection(self, conn: asyncpg.Connection) -> None:
         """Ends the backend holding the lock, as when the leader's socket dies."""
         ended = await conn.fetchval(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"
-            " WHERE locktype = 'advisory' AND granted AND objid::bigint = $1", self.lock_key)
+            " WHERE locktype = 'advisory' AND granted AND objid::bigint = $1",
+            self.lock_key,
+        )
         assert ended == 1
 
     async def close(self) -> None:
@@ -209,8 +222,12 @@ async def test_per_key_order_holds_across_two_relays_and_the_leader_dying(outbox
     async def kill_the_leader_mid_stream() -> None:
         async def some_published() -> bool:
             async with outbox.db.unscoped() as session:
-                return await session.scalar(
-                    sa.select(sa.func.count()).select_from(TABLE).where(TABLE.c.published_at.is_not(None))) >= 20
+                return (
+                    await session.scalar(
+                        sa.select(sa.func.count()).select_from(TABLE).where(TABLE.c.published_at.is_not(None))
+                    )
+                    >= 20
+                )
 
         await eventually(some_published, what="the first relay publishes")
         async with outbox.sql() as conn:
@@ -262,9 +279,13 @@ async def test_a_leader_that_loses_its_lock_publishes_nothing_until_it_holds_it_
     async with outbox.sql() as holder, outbox.sql() as admin:
         # Queued behind the relay, so the test, not the relay, gets the lock when it is freed.
         queued = asyncio.create_task(holder.execute("SELECT pg_advisory_lock($1)", outbox.lock_key))
-        await eventually(lambda: admin.fetchval(
-            "SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid::bigint = $1",
-            outbox.lock_key), what="the test waits for the lock")
+        await eventually(
+            lambda: admin.fetchval(
+                "SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid::bigint = $1",
+                outbox.lock_key,
+            ),
+            what="the test waits for the lock",
+        )
         await outbox.cut_the_leaders_lock_connection(admin)
         await queued
 
@@ -311,12 +332,18 @@ async def test_a_commit_during_a_publish_gets_a_pass_of_its_own(outbox):
         async with holder.transaction():
             await holder.execute("SELECT 1 FROM outbox WHERE id = $1 FOR UPDATE", first.id)
             await conn.execute(f"NOTIFY {CHANNEL}")
-            await eventually(lambda: conn.fetchval(
-                "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database()"
-                " AND wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'"), what="the relay's pass waits")
+            await eventually(
+                lambda: conn.fetchval(
+                    "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'"
+                ),
+                what="the relay's pass waits",
+            )
             await outbox.write(second)  # committed, and notified, during that pass
-        await eventually(lambda: conn.fetchval(
-            "SELECT published_at IS NOT NULL FROM outbox WHERE id = $1", first.id), what="the first pass ends")
+        await eventually(
+            lambda: conn.fetchval("SELECT published_at IS NOT NULL FROM outbox WHERE id = $1", first.id),
+            what="the first pass ends",
+        )
 
     await eventually(outbox.drained, timeout=60, what="another pass sends the second event")
     first_deliveries(await outbox.published(), await outbox.rows())
@@ -354,9 +381,13 @@ async def test_events_written_while_the_broker_is_down_arrive_once_it_is_back(ow
         await outbox.write(outbox.event(key))
     async with outbox.sql() as conn:
         # The relay holds a batch open while its producer retries the absent broker.
-        await eventually(lambda: conn.fetchval(
-            "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database()"
-            " AND state = 'idle in transaction' AND backend_xid IS NOT NULL"), what="the relay is publishing")
+        await eventually(
+            lambda: conn.fetchval(
+                "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database()"
+                " AND state = 'idle in transaction' AND backend_xid IS NOT NULL"
+            ),
+            what="the relay is publishing",
+        )
     assert await outbox.pending() > 0
 
     await own_kafka.start()

@@ -33,13 +33,34 @@ class Row:
 
 def test_rows_serialize_as_the_response_model_would():
     rows = [
-        Row(id=uuid.uuid4(), name="Zoë \u2028", score=1024.0, when=datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=UTC),
-            maybe=None, data={"a": [1, 2.5, None], "b": {"c": "d"}}, tags=["x"], sort_key="ignored"),
-        Row(id=uuid.uuid4(), name="", score=-0.5, when=datetime(2026, 1, 2, tzinfo=timezone(timedelta(hours=-5))),
-            maybe=datetime(2027, 1, 1, tzinfo=UTC), data={}, tags=[], sort_key=1),
+        Row(
+            id=uuid.uuid4(),
+            name="Zoë \u2028",
+            score=1024.0,
+            when=datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=UTC),
+            maybe=None,
+            data={"a": [1, 2.5, None], "b": {"c": "d"}},
+            tags=["x"],
+            sort_key="ignored",
+        ),
+        Row(
+            id=uuid.uuid4(),
+            name="",
+            score=-0.5,
+            when=datetime(2026, 1, 2, tzinfo=timezone(timedelta(hours=-5))),
+            maybe=datetime(2027, 1, 1, tzinfo=UTC),
+            data={},
+            tags=[],
+            sort_key=1,
+        ),
     ]
     fast = page_response(rows, list(Item.model_fields), "next").body
-    model = Page(items=[Item.model_validate({k: r._mapping[k] for k in Item.model_fields}) for r in rows],
-                 next_cursor="next").model_dump_json().encode()
+    model = (
+        Page(
+            items=[Item.model_validate({k: r._mapping[k] for k in Item.model_fields}) for r in rows], next_cursor="next"
+        )
+        .model_dump_json()
+        .encode()
+    )
     assert json.loads(fast) == json.loads(model)
     assert fast == model

@@ -5,7 +5,9 @@ from byte_platform.runtime import Runtime
 from byte_platform.settings import ServiceSettings
 
 
-def recording(runtime: Runtime, log: list[str], name: str, *, fail_start: bool = False, fail_stop: bool = False) -> None:
+def recording(
+    runtime: Runtime, log: list[str], name: str, *, fail_start: bool = False, fail_stop: bool = False
+) -> None:
     async def start() -> None:
         if fail_start:
             raise RuntimeError(f"{name} cannot start")
@@ -26,8 +28,15 @@ async def test_parts_start_in_order_and_stop_in_reverse_without_http():
         recording(runtime, log, name)
     async with runtime:
         log.append("serving")
-    assert log == ["start database", "start broker", "start relay", "serving",
-                   "stop relay", "stop broker", "stop database"]
+    assert log == [
+        "start database",
+        "start broker",
+        "start relay",
+        "serving",
+        "stop relay",
+        "stop broker",
+        "stop database",
+    ]
 
 
 async def test_a_part_that_fails_to_start_stops_those_already_started():

@@ -47,6 +47,7 @@ def nested(depth: int) -> dict[str, Any]:
 
 # --- text --------------------------------------------------------------------------------------
 
+
 @given(st.text(STORABLE_CHARS))
 def test_any_text_without_nul_or_lone_surrogates_is_storable(text):
     assert unstorable(text) is None
@@ -72,6 +73,7 @@ def test_constraints_still_apply_with_the_marker_after_them():
 
 
 # --- JSON documents ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity", "1e999", "-1e999"])
 def test_numbers_json_cannot_hold_are_refused_where_they_are(text):
@@ -108,43 +110,85 @@ def test_not_an_object_is_left_to_the_dict_validator():
     assert errors_of(TypeAdapter(JsonObject), [])[0]["type"] == "dict_type"
 
 
-JSON_LEAVES = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(STORABLE_CHARS)
+JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(STORABLE_CHARS)
+)
 
 
 @settings(max_examples=60)
-@given(st.dictionaries(st.text(STORABLE_CHARS), st.recursive(JSON_LEAVES, lambda inner: st.lists(inner, max_size=4)
-                                                             | st.dictionaries(st.text(STORABLE_CHARS), inner, max_size=4),
-                                                             max_leaves=20), max_size=5))
+@given(
+    st.dictionaries(
+        st.text(STORABLE_CHARS),
+        st.recursive(
+            JSON_LEAVES,
+            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(STORABLE_CHARS), inner, max_size=4),
+            max_leaves=20,
+        ),
+        max_size=5,
+    )
+)
 def test_storable_json_round_trips(document):
     assert TypeAdapter(JsonObject).validate_python(document) == document
 
 
 @settings(max_examples=60)
-@given(st.recursive(st.floats().filter(lambda f: not math.isfinite(f)) | SURROGATES | st.just("\x00"),
-                    lambda inner: st.lists(inner, min_size=1, max_size=3)
-                    | st.dictionaries(st.text(STORABLE_CHARS), inner, min_size=1, max_size=3), max_leaves=8))
+@given(
+    st.recursive(
+        st.floats().filter(lambda f: not math.isfinite(f)) | SURROGATES | st.just("\x00"),
+        lambda inner: (
+            st.lists(inner, min_size=1, max_size=3)
+            | st.dictionaries(st.text(STORABLE_CHARS), inner, min_size=1, max_size=3)
+        ),
+        max_leaves=8,
+    )
+)
 def test_anything_unstorable_anywhere_is_found(poison):
     assert json_problems({"x": poison})
 
 
 # --- time --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value", [
-    12, 12.5, True, "12", "1700000000", "2026-01-01", "2026-01-01T09:00:00", "tomorrow", "2026-W01-1T00:00Z",
-    "2026-01-01T09:00:00+25:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:00:00-05:00", "2026-01-01\x0009:00Z",
-    None,
-])
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        12,
+        12.5,
+        True,
+        "12",
+        "1700000000",
+        "2026-01-01",
+        "2026-01-01T09:00:00",
+        "tomorrow",
+        "2026-W01-1T00:00Z",
+        "2026-01-01T09:00:00+25:00",
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:00:00-05:00",
+        "2026-01-01\x0009:00Z",
+        None,
+    ],
+)
 def test_only_iso_8601_times_with_a_zone_pass(value):
     adapter = TypeAdapter(AwareDatetime)
     assert errors_of(adapter, value)
 
 
-@pytest.mark.parametrize("value,expected", [
-    ("2026-01-31T09:00:00Z", datetime(2026, 1, 31, 9, tzinfo=UTC)),
-    ("2026-01-31T09:00:00.123456+01:00", datetime(2026, 1, 31, 9, 0, 0, 123456, tzinfo=timezone(timedelta(hours=1)))),
-    ("2026-01-31 09:00-0500", datetime(2026, 1, 31, 14, tzinfo=UTC)),
-    (datetime(2026, 1, 31, tzinfo=UTC), datetime(2026, 1, 31, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("2026-01-31T09:00:00Z", datetime(2026, 1, 31, 9, tzinfo=UTC)),
+        (
+            "2026-01-31T09:00:00.123456+01:00",
+            datetime(2026, 1, 31, 9, 0, 0, 123456, tzinfo=timezone(timedelta(hours=1))),
+        ),
+        ("2026-01-31 09:00-0500", datetime(2026, 1, 31, 14, tzinfo=UTC)),
+        (datetime(2026, 1, 31, tzinfo=UTC), datetime(2026, 1, 31, tzinfo=UTC)),
+    ],
+)
 def test_iso_8601_times_with_a_zone_pass(value, expected):
     assert TypeAdapter(AwareDatetime).validate_python(value) == expected
 
@@ -154,6 +198,7 @@ def test_a_naive_datetime_object_is_refused_too():
 
 
 # --- cursors -----------------------------------------------------------------------------------
+
 
 def forged(sort: str, values: list[Any]) -> str:
     raw = json.dumps({"s": sort, "v": values}).encode()
@@ -195,6 +240,7 @@ def test_issued_time_cursors_still_decode():
 
 
 # --- over HTTP: problem+json naming the field, and the OpenAPI document saying so --------------
+
 
 class Thing(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -243,18 +289,21 @@ def fields_of(response) -> list[str]:
     return [e["field"] for e in response.json()["errors"]]
 
 
-@pytest.mark.parametrize("body,field", [
-    ('{"name": "a\\u0000"}', "name"),
-    ('{"name": "\\ud800"}', "name"),
-    ('{"name": "a", "when": 12}', "when"),
-    ('{"name": "a", "metadata": {"x": NaN}}', "metadata.x"),
-    ('{"name": "a", "metadata": {"x": [Infinity]}}', "metadata.x.0"),
-    ('{"name": "a", "metadata": {"k\\u0000": 1}}', "metadata.k\\u0000"),
-    ('{"name": "a", "metadata": {"\\ud800": 1}}', "metadata.\\ud800"),
-    ('{"name": "a", "metadata": ' + '{"a":' * 300 + "1" + "}" * 300 + "}", "metadata" + ".a" * MAX_JSON_DEPTH),
-    ('{"\\ud800": 1, "name": "a"}', "body"),
-    ('{"name": "a",', "body"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ('{"name": "a\\u0000"}', "name"),
+        ('{"name": "\\ud800"}', "name"),
+        ('{"name": "a", "when": 12}', "when"),
+        ('{"name": "a", "metadata": {"x": NaN}}', "metadata.x"),
+        ('{"name": "a", "metadata": {"x": [Infinity]}}', "metadata.x.0"),
+        ('{"name": "a", "metadata": {"k\\u0000": 1}}', "metadata.k\\u0000"),
+        ('{"name": "a", "metadata": {"\\ud800": 1}}', "metadata.\\ud800"),
+        ('{"name": "a", "metadata": ' + '{"a":' * 300 + "1" + "}" * 300 + "}", "metadata" + ".a" * MAX_JSON_DEPTH),
+        ('{"\\ud800": 1, "name": "a"}', "body"),
+        ('{"name": "a",', "body"),
+    ],
+)
 def test_bodies_are_refused_naming_the_field(http, body, field):
     r = post_raw(http, body)
     assert r.status_code == 422
@@ -267,13 +316,16 @@ def test_a_body_nested_past_python_limits_is_a_400_naming_the_body(http):
     assert r.status_code == 400 and fields_of(r) == ["body"]
 
 
-@pytest.mark.parametrize("url,field,where", [
-    (f"/v1/things/{uuid.uuid4()}?q=a%00b", "q", "query"),
-    (f"/v1/things/{uuid.uuid4()}?a%00=b", "a\\u0000", "query"),
-    (f"/v1/things/{uuid.uuid4()}?other=%00", "other", "query"),
-    ("/v1/things/by-name/a%00b", "name", "path"),
-    ("/v1/things/%00", "thing_id", "path"),
-])
+@pytest.mark.parametrize(
+    "url,field,where",
+    [
+        (f"/v1/things/{uuid.uuid4()}?q=a%00b", "q", "query"),
+        (f"/v1/things/{uuid.uuid4()}?a%00=b", "a\\u0000", "query"),
+        (f"/v1/things/{uuid.uuid4()}?other=%00", "other", "query"),
+        ("/v1/things/by-name/a%00b", "name", "path"),
+        ("/v1/things/%00", "thing_id", "path"),
+    ],
+)
 def test_query_parameters_and_path_segments_are_refused_naming_them(http, url, field, where):
     r = http.get(url)
     assert r.status_code == 422
@@ -296,7 +348,8 @@ def test_the_openapi_document_describes_problems_on_every_operation(http):
     for operation in operations:
         for status in PROBLEM_STATUSES:
             assert operation["responses"][str(status)]["content"] == {
-                PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+                PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
+            }
     assert doc["components"]["schemas"]["FieldError"]["required"] == ["field", "in", "message"]
 
 
@@ -305,7 +358,11 @@ def test_the_problems_answered_fit_the_documented_schema(http):
 
     doc = http.get("/openapi.json").json()
     schema = {**doc["components"]["schemas"]["Problem"], "components": doc["components"]}
-    for r in [post_raw(http, '{"name": "\\ud800"}'), http.get("/v1/things/x?q=%00"), http.get("/nowhere"),
-              post_raw(http, '{"a":' * 5000 + "1" + "}" * 5000)]:
+    for r in [
+        post_raw(http, '{"name": "\\ud800"}'),
+        http.get("/v1/things/x?q=%00"),
+        http.get("/nowhere"),
+        post_raw(http, '{"a":' * 5000 + "1" + "}" * 5000),
+    ]:
         assert r.status_code >= 400
         jsonschema_rs.validate(schema, r.json())

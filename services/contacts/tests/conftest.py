@@ -22,7 +22,9 @@ def contacts_service(start_service, contacts_db):
 def client(contacts_service, make_token, org_id) -> Callable[..., httpx.AsyncClient]:
     """`client()` speaks for an admin of this test's org; `client(org, roles=[...])` for others."""
 
-    def _client(org: str | None = None, roles=("admin",), user_id: str = "user_test", service=None) -> httpx.AsyncClient:
+    def _client(
+        org: str | None = None, roles=("admin",), user_id: str = "user_test", service=None
+    ) -> httpx.AsyncClient:
         token = make_token(org or org_id, user_id=user_id, roles=roles)
         return httpx.AsyncClient(base_url=(service or contacts_service).url, headers={HEADER: token}, timeout=30)
 

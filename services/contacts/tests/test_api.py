@@ -16,8 +16,10 @@ def ann(**over):
 
 async def test_create_get_update_delete(client):
     async with client() as api:
-        created = await api.post("/v1/contacts", json=ann(phone="555-0100", tags=["Applicant", "applicant"],
-                                                         metadata={"badge": "12"}, zip="30214"))
+        created = await api.post(
+            "/v1/contacts",
+            json=ann(phone="555-0100", tags=["Applicant", "applicant"], metadata={"badge": "12"}, zip="30214"),
+        )
         assert created.status_code == 201, created.text
         body = created.json()
         assert body["tags"] == ["Applicant"]
@@ -58,8 +60,11 @@ async def test_search_is_case_insensitive_substring_of_name_email_phone(client):
             ("Mario", "Rossi", "rossi@example.com", "404-555-0199"),
             ("Zed", "Percent_50%", "z@example.com", None),
         ]:
-            assert (await api.post("/v1/contacts", json={"first_name": first, "last_name": last,
-                                                         "email": email, "phone": phone})).status_code == 201
+            assert (
+                await api.post(
+                    "/v1/contacts", json={"first_name": first, "last_name": last, "email": email, "phone": phone}
+                )
+            ).status_code == 201
 
         async def names(**params):
             r = await api.get("/v1/contacts", params=params)
@@ -133,11 +138,20 @@ async def test_cursor_from_another_sort_or_garbage_is_a_400(client):
 
 async def test_export_streams_the_filtered_list_as_csv(client):
     async with client() as api:
-        await asyncio.gather(*[
-            api.post("/v1/contacts", json={"first_name": f"P{i}", "last_name": "Exp", "tags": ["x"] if i % 2 else [],
-                                           "metadata": {"n": i}})
-            for i in range(60)
-        ])
+        await asyncio.gather(
+            *[
+                api.post(
+                    "/v1/contacts",
+                    json={
+                        "first_name": f"P{i}",
+                        "last_name": "Exp",
+                        "tags": ["x"] if i % 2 else [],
+                        "metadata": {"n": i},
+                    },
+                )
+                for i in range(60)
+            ]
+        )
         await api.post("/v1/contacts", json={"first_name": "=HYPERLINK(1)", "last_name": "Exp", "tags": ["x"]})
         async with api.stream("GET", "/v1/contacts/export", params={"tag": "x", "sort": "first_name"}) as r:
             assert r.status_code == 200
@@ -159,11 +173,20 @@ async def test_export_streams_the_filtered_list_as_csv(client):
 async def test_concurrent_upserts_of_one_email_end_in_one_contact(client):
     async with client() as api:
         email = f"race.{uuid.uuid4().hex[:6]}@example.com"
-        answers = await asyncio.gather(*[
-            api.post("/v1/contacts/upsert", json={"first_name": f"Racer{i}", "email": email.upper() if i % 2 else email,
-                                                  "tags": [f"t{i}"], "metadata": {f"k{i}": i}})
-            for i in range(20)
-        ])
+        answers = await asyncio.gather(
+            *[
+                api.post(
+                    "/v1/contacts/upsert",
+                    json={
+                        "first_name": f"Racer{i}",
+                        "email": email.upper() if i % 2 else email,
+                        "tags": [f"t{i}"],
+                        "metadata": {f"k{i}": i},
+                    },
+                )
+                for i in range(20)
+            ]
+        )
         assert all(a.status_code in (200, 201) for a in answers), [a.text for a in answers]
         assert sum(a.json()["created"] for a in answers) == 1
         assert len({a.json()["contact"]["id"] for a in answers}) == 1
@@ -176,8 +199,9 @@ async def test_concurrent_upserts_of_one_email_end_in_one_contact(client):
 async def test_upsert_changes_only_what_was_sent(client):
     async with client() as api:
         email = f"keep.{uuid.uuid4().hex[:6]}@example.com"
-        first = await api.post("/v1/contacts/upsert", json={"first_name": "Kim", "email": email, "phone": "555",
-                                                            "city": "Tyrone"})
+        first = await api.post(
+            "/v1/contacts/upsert", json={"first_name": "Kim", "email": email, "phone": "555", "city": "Tyrone"}
+        )
         assert first.status_code == 201
         second = await api.post("/v1/contacts/upsert", json={"first_name": "Kimberly", "email": email})
         assert second.status_code == 200 and second.json()["created"] is False
@@ -218,8 +242,14 @@ async def test_bad_input_is_a_4xx_naming_the_field_and_writes_nothing(client, bo
 async def test_bad_queries_and_bodies_are_4xx(client):
     async with client() as api:
         contact = (await api.post("/v1/contacts", json=ann())).json()
-        for params in [{"limit": 0}, {"limit": 10_000}, {"limit": "ten"}, {"sort": "password"}, {"status": "x"},
-                       {"q": "x" * 500}]:
+        for params in [
+            {"limit": 0},
+            {"limit": 10_000},
+            {"limit": "ten"},
+            {"sort": "password"},
+            {"status": "x"},
+            {"q": "x" * 500},
+        ]:
             r = await api.get("/v1/contacts", params=params)
             assert r.status_code == 422, (params, r.text)
             assert r.headers["content-type"].startswith("application/problem+json")
@@ -270,8 +300,10 @@ async def test_health_and_metrics(contacts_service, client):
 
         async def counts() -> tuple[float, float]:
             page = (await raw.get("/metrics")).text
-            return (metric_value(page, "byte_outbox_published_total", topic="contacts"),
-                    metric_value(page, "http_requests_total", handler="/v1/contacts", method="POST", status="2xx"))
+            return (
+                metric_value(page, "byte_outbox_published_total", topic="contacts"),
+                metric_value(page, "http_requests_total", handler="/v1/contacts", method="POST", status="2xx"),
+            )
 
         published, created = await counts()
         async with client() as api:

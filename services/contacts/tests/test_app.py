@@ -61,8 +61,11 @@ async def test_read_only_roles_are_refused_every_write(client):
     for roles in (["guest"], []):
         async with client(roles=roles) as reader:
             assert_problem(await reader.post("/v1/contacts", json={"first_name": "A"}), 403, contains="read-only")
-            assert_problem(await reader.post("/v1/contacts/upsert", json={"first_name": "A", "email": "a@example.com"}),
-                           403, contains="read-only")
+            assert_problem(
+                await reader.post("/v1/contacts/upsert", json={"first_name": "A", "email": "a@example.com"}),
+                403,
+                contains="read-only",
+            )
             assert_problem(await reader.patch(some, json={"city": "X"}), 403, contains="read-only")
             assert_problem(await reader.delete(some), 403)
 
@@ -89,10 +92,16 @@ async def test_an_invalid_body_is_a_422_naming_the_field(client, body, field):
         assert_invalid(await api.post("/v1/contacts", json=body), field, "body")
 
 
-@pytest.mark.parametrize("params,field", [
-    ({"limit": 0}, "limit"), ({"limit": "ten"}, "limit"), ({"sort": "password"}, "sort"), ({"status": "x"}, "status"),
-    ({"q": "x" * 500}, "q"),
-])
+@pytest.mark.parametrize(
+    "params,field",
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"sort": "password"}, "sort"),
+        ({"status": "x"}, "status"),
+        ({"q": "x" * 500}, "q"),
+    ],
+)
 async def test_an_invalid_query_is_a_422_naming_the_parameter(client, params, field):
     async with client() as api:
         assert_invalid(await api.get("/v1/contacts", params=params), field, "query")
@@ -115,6 +124,8 @@ async def test_unknown_routes_and_methods_are_problems(client):
 async def test_the_openapi_document_builds(client):
     async with client(roles=None) as anyone:
         doc = (await anyone.get("/openapi.json")).json()
-    assert {"/v1/contacts", "/v1/contacts/upsert", "/v1/contacts/export", "/v1/contacts/{contact_id}"} <= doc["paths"].keys()
+    assert {"/v1/contacts", "/v1/contacts/upsert", "/v1/contacts/export", "/v1/contacts/{contact_id}"} <= doc[
+        "paths"
+    ].keys()
     assert {"get", "post"} <= doc["paths"]["/v1/contacts"].keys()
     assert {"ContactCreate", "ContactPublic", "ContactPage"} <= doc["components"]["schemas"].keys()

@@ -23,8 +23,11 @@ async def outbox_drained(database_url: str, timeout: float = 20) -> None:
     """Waits until the relay has marked every outbox row sent (not just published)."""
     dsn = sa.make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+
         async def nothing_pending() -> bool:
-            pending = (await (await conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL")).fetchone())[0]
+            pending = (await (await conn.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL")).fetchone())[
+                0
+            ]
             assert pending == 0, f"{pending} outbox rows not marked sent"
             return True
 
@@ -33,12 +36,18 @@ async def outbox_drained(database_url: str, timeout: float = 20) -> None:
 
 async def test_every_change_emits_its_event_with_envelope_and_payload(client, event_tap, org_id):
     async with event_tap(topics.CONTACTS) as tap, client(user_id="user_ann") as api:
-        created = (await api.post("/v1/contacts", json={"first_name": "Ev", "email": "ev@example.com"},
-                                  headers={"X-Request-ID": "corr-123"})).json()
+        created = (
+            await api.post(
+                "/v1/contacts",
+                json={"first_name": "Ev", "email": "ev@example.com"},
+                headers={"X-Request-ID": "corr-123"},
+            )
+        ).json()
         await api.patch(f"/v1/contacts/{created['id']}", json={"city": "Peachtree City"})
         await api.patch(f"/v1/contacts/{created['id']}", json={"city": "Peachtree City"})  # no change, no event
-        await api.post("/v1/contacts/upsert", json={"first_name": "Ev", "email": "ev@example.com",
-                                                    "submission_id": "fs-1"})
+        await api.post(
+            "/v1/contacts/upsert", json={"first_name": "Ev", "email": "ev@example.com", "submission_id": "fs-1"}
+        )
         await api.delete(f"/v1/contacts/{created['id']}")
         events = await tap.collect(in_org(org_id), count=4, settle=2)
 
@@ -126,14 +135,15 @@ async def test_sigterm_lets_an_in_flight_export_finish(fresh_database, start_ser
         await conn.execute("SELECT set_config('app.org_id', %s, false)", (org_id,))
         await conn.execute(
             "INSERT INTO contacts (id, org_id, first_name) SELECT gen_random_uuid(), %s, 'P' || i "
-            "FROM generate_series(1, 30000) i", (org_id,))
+            "FROM generate_series(1, 30000) i",
+            (org_id,),
+        )
     service = start_service("contacts", database_url=db)
-    async with client(service=service) as api:
-        async with api.stream("GET", "/v1/contacts/export") as r:
-            chunks = r.aiter_text()
-            received = [await anext(chunks)]
-            service.proc.send_signal(15)  # SIGTERM while the body is still streaming
-            received += [chunk async for chunk in chunks]
+    async with client(service=service) as api, api.stream("GET", "/v1/contacts/export") as r:
+        chunks = r.aiter_text()
+        received = [await anext(chunks)]
+        service.proc.send_signal(15)  # SIGTERM while the body is still streaming
+        received += [chunk async for chunk in chunks]
     lines = "".join(received).strip().splitlines()
     assert len(lines) == 30002 and lines[-1] == "# rows=30000 complete"
     assert service.proc.wait(30) in (0, -15)

@@ -57,8 +57,12 @@ def local_port(response: httpx.Response) -> int:
 
 
 async def test_errors_are_answered_without_dropping_the_connection(stack, contacts_db, make_token, org_id, json_logs):
-    settings = ContactsSettings(database_url=contacts_db, kafka_bootstrap_servers=stack["kafka_bootstrap_servers"],
-                                identity_public_key_file=stack["identity_public_key_file"], consumers_enabled=False)
+    settings = ContactsSettings(
+        database_url=contacts_db,
+        kafka_bootstrap_servers=stack["kafka_bootstrap_servers"],
+        identity_public_key_file=stack["identity_public_key_file"],
+        consumers_enabled=False,
+    )
     app = create_app(settings)
     unreachable = Database(f"postgresql+asyncpg://nobody:x@127.0.0.1:{free_port()}/nothing", pool_size=1)
 
@@ -106,16 +110,23 @@ async def test_errors_are_answered_without_dropping_the_connection(stack, contac
     assert not [x for x in logs if "Exception in ASGI application" in x["message"]]
 
 
-async def test_a_service_starts_and_takes_writes_while_kafka_is_unreachable(start_service, fresh_database, make_token,
-                                                                             event_tap, org_id, stack):
+async def test_a_service_starts_and_takes_writes_while_kafka_is_unreachable(
+    start_service, fresh_database, make_token, event_tap, org_id, stack
+):
     # The service's Kafka address is a port nobody listens on, until the test forwards it to the
     # real broker: Kafka "comes back" without disturbing the shared one.
     port = free_port()
-    service = start_service("contacts", database_url=fresh_database("contacts"),
-                            kafka_bootstrap_servers=f"127.0.0.1:{port}", kafka_connect_timeout_seconds="2",
-                            consumers_enabled="false")  # the shared topics' history belongs to other tests
-    async with event_tap(topics.CONTACTS) as tap, httpx.AsyncClient(
-            base_url=service.url, headers={HEADER: make_token(org_id)}, timeout=30) as api:
+    service = start_service(
+        "contacts",
+        database_url=fresh_database("contacts"),
+        kafka_bootstrap_servers=f"127.0.0.1:{port}",
+        kafka_connect_timeout_seconds="2",
+        consumers_enabled="false",
+    )  # the shared topics' history belongs to other tests
+    async with (
+        event_tap(topics.CONTACTS) as tap,
+        httpx.AsyncClient(base_url=service.url, headers={HEADER: make_token(org_id)}, timeout=30) as api,
+    ):
         ready = await api.get("/readyz")
         assert ready.status_code == 200
         assert ready.json()["status"] == "degraded" and ready.json()["degraded"] == ["broker"]

@@ -27,18 +27,41 @@ from byte_testing.hostile import (
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-TEXT_FIELDS = ["first_name", "last_name", "email", "phone", "company", "role", "status", "avatar_url",
-               "address_line_1", "address_line_2", "city", "state", "zip"]
-FIELDS = TEXT_FIELDS + ["last_contacted_at", "metadata", "tags"]
+TEXT_FIELDS = [
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company",
+    "role",
+    "status",
+    "avatar_url",
+    "address_line_1",
+    "address_line_2",
+    "city",
+    "state",
+    "zip",
+]
+FIELDS = [*TEXT_FIELDS, "last_contacted_at", "metadata", "tags"]
 REQUIRED = ["first_name", "last_name", "status", "metadata", "tags"]
-SORTS = ["created_at", "-created_at", "updated_at", "-updated_at", "last_name", "-last_name", "first_name", "-first_name"]
+SORTS = [
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "last_name",
+    "-last_name",
+    "first_name",
+    "-first_name",
+]
 
 
 @pytest.fixture
 def api(contacts_service, make_token, org_id):
     """An admin of a fresh org; one org serves every example of a test."""
-    with httpx.Client(base_url=contacts_service.url, timeout=30,
-                      headers={HEADER: make_token(org_id, roles=("admin",), ttl=3600)}) as client:
+    with httpx.Client(
+        base_url=contacts_service.url, timeout=30, headers={HEADER: make_token(org_id, roles=("admin",), ttl=3600)}
+    ) as client:
         yield client
 
 
@@ -53,8 +76,10 @@ def all_contacts(api: httpx.Client) -> list[dict[str, Any]]:
 
 
 def existing(api: httpx.Client, **fields: Any) -> dict[str, Any]:
-    r = api.post("/v1/contacts", json={"first_name": "Ann", "last_name": "Lee", "tags": ["vip"],
-                                       "metadata": {"badge": 12}, **fields})
+    r = api.post(
+        "/v1/contacts",
+        json={"first_name": "Ann", "last_name": "Lee", "tags": ["vip"], "metadata": {"badge": 12}, **fields},
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -96,6 +121,7 @@ def random_body(base: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
 
 # --- writes ------------------------------------------------------------------------------------
 
+
 @HOSTILE
 @given(case=poisoned({"first_name": "Ann"}))
 @example(case=({"first_name": "a\x00b"}, "first_name"))
@@ -114,8 +140,9 @@ def test_create_refuses_unstorable_input_naming_the_field(api, case):
 @given(case=poisoned({"first_name": "Ann", "email": "ann.upsert@example.com"}))
 def test_upsert_refuses_unstorable_input_and_leaves_the_match_alone(api, case):
     body, field = case
-    matched = next((c for c in all_contacts(api) if c["email"] == "ann.upsert@example.com"), None) \
-        or existing(api, email="ann.upsert@example.com")
+    matched = next((c for c in all_contacts(api) if c["email"] == "ann.upsert@example.com"), None) or existing(
+        api, email="ann.upsert@example.com"
+    )
     assert_refused(post(api, "/v1/contacts/upsert", body), field)
     assert api.get(f"/v1/contacts/{matched['id']}").json() == matched
     assert len(all_contacts(api)) == 1
@@ -156,6 +183,7 @@ def test_random_updates_are_answered_and_change_only_when_accepted(api, body):
 
 # --- paths -------------------------------------------------------------------------------------
 
+
 @HOSTILE
 @given(segment=any_text(), method=st.sampled_from(["GET", "PATCH", "DELETE"]))
 @example(segment="\x00", method="GET")
@@ -182,8 +210,10 @@ QUERY_VALUES = any_text() | st.integers().map(str) | st.sampled_from(SORTS) | fo
 
 
 @HOSTILE
-@given(params=st.lists(st.tuples(QUERY_NAMES, QUERY_VALUES), max_size=4),
-       path=st.sampled_from(["/v1/contacts", "/v1/contacts/export"]))
+@given(
+    params=st.lists(st.tuples(QUERY_NAMES, QUERY_VALUES), max_size=4),
+    path=st.sampled_from(["/v1/contacts", "/v1/contacts/export"]),
+)
 @example(params=[("q", "a\x00b")], path="/v1/contacts")
 @example(params=[("tag", "\x00")], path="/v1/contacts/export")
 def test_hostile_list_queries_are_answered(api, params, path):

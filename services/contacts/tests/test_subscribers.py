@@ -28,10 +28,16 @@ def wiring():
 
 def submission(org_id: str, **applicant) -> Envelope:
     submission_id = f"fs-{uuid.uuid4().hex[:8]}"
-    return new_event("submission.received", org_id=org_id, subject=submission_id, actor="system:ingest",
-                     correlation_id=f"corr-{submission_id}",
-                     data=SubmissionReceived(submission_id=submission_id, form_id="form_1",
-                                             applicant=Applicant(**{"first_name": "Ann", **applicant})))
+    return new_event(
+        "submission.received",
+        org_id=org_id,
+        subject=submission_id,
+        actor="system:ingest",
+        correlation_id=f"corr-{submission_id}",
+        data=SubmissionReceived(
+            submission_id=submission_id, form_id="form_1", applicant=Applicant(**{"first_name": "Ann", **applicant})
+        ),
+    )
 
 
 async def publish(broker, envelope: Envelope | bytes, key: bytes = b"k") -> None:

@@ -5,15 +5,17 @@ import uuid
 
 import asyncpg
 import sqlalchemy as sa
-
 from byte_platform.db import Database
 
 
 async def test_another_orgs_contact_is_a_404_on_every_endpoint_and_nothing_changes(client, org_id):
     other_org = f"org_{uuid.uuid4().hex[:12]}"
     async with client() as mine, client(other_org) as theirs:
-        contact = (await mine.post("/v1/contacts", json={"first_name": "Secret", "email": "secret@example.com",
-                                                        "tags": ["classified"]})).json()
+        contact = (
+            await mine.post(
+                "/v1/contacts", json={"first_name": "Secret", "email": "secret@example.com", "tags": ["classified"]}
+            )
+        ).json()
         cid = contact["id"]
         assert (await theirs.get(f"/v1/contacts/{cid}")).status_code == 404
         assert (await theirs.patch(f"/v1/contacts/{cid}", json={"first_name": "Pwned"})).status_code == 404
@@ -40,8 +42,9 @@ async def test_org_id_cannot_be_smuggled_through_body_query_or_headers(client, o
     async with client() as api:
         r = await api.post("/v1/contacts", json={"first_name": "A", "org_id": other_org})
         assert r.status_code == 422
-        r = await api.post("/v1/contacts", params={"org_id": other_org}, headers={"X-Org-Id": other_org},
-                           json={"first_name": "A"})
+        r = await api.post(
+            "/v1/contacts", params={"org_id": other_org}, headers={"X-Org-Id": other_org}, json={"first_name": "A"}
+        )
         assert r.status_code == 201
     async with client(other_org) as theirs:
         assert (await theirs.get("/v1/contacts")).json()["items"] == []
@@ -64,8 +67,10 @@ async def test_row_level_security_hides_other_orgs_rows_from_unfiltered_queries(
         # Writing a row for another org is refused by the policy's WITH CHECK.
         async with db.scoped(org_a) as session:
             try:
-                await session.execute(sa.text(
-                    "INSERT INTO contacts (id, org_id, first_name) VALUES (gen_random_uuid(), :b, 'Sneaky')"), {"b": org_b})
+                await session.execute(
+                    sa.text("INSERT INTO contacts (id, org_id, first_name) VALUES (gen_random_uuid(), :b, 'Sneaky')"),
+                    {"b": org_b},
+                )
                 raise AssertionError("insert into another org was allowed")
             except sa.exc.DBAPIError as exc:
                 assert "row-level security" in str(exc)
@@ -75,7 +80,9 @@ async def test_row_level_security_hides_other_orgs_rows_from_unfiltered_queries(
     # The service's role is the table owner, not a superuser: FORCE binds it.
     conn = await asyncpg.connect(sa.make_url(contacts_db).set(drivername="postgresql").render_as_string(False))
     try:
-        assert await conn.fetchval("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user") is False
+        assert (
+            await conn.fetchval("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user") is False
+        )
         assert await conn.fetchval("SELECT relforcerowsecurity FROM pg_class WHERE relname = 'contacts'") is True
     finally:
         await conn.close()

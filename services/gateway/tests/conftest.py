@@ -22,8 +22,12 @@ def contacts_service(start_service, fresh_database):
 @pytest.fixture(scope="session")
 def tasks_service(start_service, fresh_database):
     # Its own consumer groups: other tasks processes on the shared broker must not take its share.
-    return start_service("tasks", database_url=fresh_database("tasks"), LOG_LEVEL="WARNING",
-                         consumer_group=f"gateway-tests-{uuid.uuid4().hex[:8]}")
+    return start_service(
+        "tasks",
+        database_url=fresh_database("tasks"),
+        LOG_LEVEL="WARNING",
+        consumer_group=f"gateway-tests-{uuid.uuid4().hex[:8]}",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +41,9 @@ def webhook_secret() -> str:
 
 
 @pytest.fixture(scope="session")
-def start_gateway(start_service, stack, gateway_db, contacts_service, clerk_issuer, webhook_secret) -> Callable[..., Any]:
+def start_gateway(
+    start_service, stack, gateway_db, contacts_service, clerk_issuer, webhook_secret
+) -> Callable[..., Any]:
     """`start_gateway(**env)`: a gateway process in front of the contacts process, trusting
     `clerk_issuer`'s PEM key unless the env says otherwise; `database_url=` gives it a database
     of its own (its outbox relay then publishes only its events)."""
@@ -56,7 +62,9 @@ def start_gateway(start_service, stack, gateway_db, contacts_service, clerk_issu
             "LOG_LEVEL": "WARNING",
         }
         base.update({k.upper(): v for k, v in env.items()})
-        return start_service("gateway", database_url=database_url or gateway_db, **{k: v for k, v in base.items() if v is not None})
+        return start_service(
+            "gateway", database_url=database_url or gateway_db, **{k: v for k, v in base.items() if v is not None}
+        )
 
     return _start
 
@@ -71,11 +79,19 @@ def client(gateway, clerk_issuer, org_id) -> Callable[..., httpx.AsyncClient]:
     """`client()` is an admin of this test's org, through the gateway; `client(role=, org=, user=,
     version=, token=)` anyone else."""
 
-    def _client(role: str = "admin", org: str | None = None, user: str = "user_test", version: int = 2,
-                token: str | None = None, service=None, **headers: str) -> httpx.AsyncClient:
+    def _client(
+        role: str = "admin",
+        org: str | None = None,
+        user: str = "user_test",
+        version: int = 2,
+        token: str | None = None,
+        service=None,
+        **headers: str,
+    ) -> httpx.AsyncClient:
         token = token or clerk_issuer.token(org or org_id, user, role, version=version)
-        return httpx.AsyncClient(base_url=(service or gateway).url, timeout=30,
-                                 headers={"Authorization": f"Bearer {token}", **headers})
+        return httpx.AsyncClient(
+            base_url=(service or gateway).url, timeout=30, headers={"Authorization": f"Bearer {token}", **headers}
+        )
 
     return _client
 

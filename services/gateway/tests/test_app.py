@@ -24,17 +24,23 @@ WEBHOOK_SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 def gateway(clerk_issuer: ClerkIssuer, **settings):
     upstream = offline()  # a closed port: nothing is ever forwarded anywhere
-    return create_app(GatewaySettings(**offline(
-        identity_private_key=IdentityKeys.generate().private_pem,
-        clerk_jwt_key=clerk_issuer.public_pem,
-        clerk_issuer=clerk_issuer.issuer,
-        clerk_authorized_parties=[APP_ORIGIN, "http://localhost:3000"],  # the dev tokens' azp
-        cors_origins=[APP_ORIGIN],
-        clerk_webhook_secret=WEBHOOK_SECRET,
-        service_urls_json={"contacts": f"http://{upstream['kafka_bootstrap_servers']}",
-                           "tasks": f"http://{upstream['kafka_bootstrap_servers']}"},
-        **settings,
-    )))
+    return create_app(
+        GatewaySettings(
+            **offline(
+                identity_private_key=IdentityKeys.generate().private_pem,
+                clerk_jwt_key=clerk_issuer.public_pem,
+                clerk_issuer=clerk_issuer.issuer,
+                clerk_authorized_parties=[APP_ORIGIN, "http://localhost:3000"],  # the dev tokens' azp
+                cors_origins=[APP_ORIGIN],
+                clerk_webhook_secret=WEBHOOK_SECRET,
+                service_urls_json={
+                    "contacts": f"http://{upstream['kafka_bootstrap_servers']}",
+                    "tasks": f"http://{upstream['kafka_bootstrap_servers']}",
+                },
+                **settings,
+            )
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -87,12 +93,25 @@ async def test_no_session_token_is_401(client):
         r = await anyone.get("/v1/contacts")
         assert_problem(r, 401, code="missing")
         assert r.headers["www-authenticate"].startswith("Bearer")
-        assert_problem(await anyone.get("/v1/contacts", headers={"Authorization": "Basic dXNlcjpwYXNz"}), 401,
-                       code="malformed")
+        assert_problem(
+            await anyone.get("/v1/contacts", headers={"Authorization": "Basic dXNlcjpwYXNz"}), 401, code="malformed"
+        )
 
 
-@pytest.mark.parametrize("refusal", ["malformed", "alg none", "wrong signature", "expired", "other issuer", "wrong azp",
-                                     "pending session", "no org (v2)", "no org (v1)"])
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        "malformed",
+        "alg none",
+        "wrong signature",
+        "expired",
+        "other issuer",
+        "wrong azp",
+        "pending session",
+        "no org (v2)",
+        "no org (v1)",
+    ],
+)
 async def test_a_refused_session_token_never_passes(client, clerk_issuer, stranger, org_id, refusal):
     token, status, code = refusals(clerk_issuer, stranger, org_id)[refusal]
     async with client(token=token) as c:
@@ -100,12 +119,15 @@ async def test_a_refused_session_token_never_passes(client, clerk_issuer, strang
         assert_problem(await c.post("/v1/tasks", json={"title": "x"}), status, code=code)
 
 
-@pytest.mark.parametrize("role,method,path", [
-    ("guest", "POST", "/v1/contacts"),
-    ("guest", "PATCH", "/v1/tasks/{id}/claim"),
-    ("member", "DELETE", "/v1/contacts/{id}"),
-    ("member", "POST", "/v1/contacts/{id}/merge"),  # a write no rule opens is for admins only
-])
+@pytest.mark.parametrize(
+    "role,method,path",
+    [
+        ("guest", "POST", "/v1/contacts"),
+        ("guest", "PATCH", "/v1/tasks/{id}/claim"),
+        ("member", "DELETE", "/v1/contacts/{id}"),
+        ("member", "POST", "/v1/contacts/{id}/merge"),  # a write no rule opens is for admins only
+    ],
+)
 async def test_the_role_matrix_refuses_before_forwarding(client, role, method, path):
     async with client(role) as c:
         r = await c.request(method, path.format(id=uuid.uuid4()), json={})
@@ -146,8 +168,12 @@ async def test_invalid_queries_of_its_own_routes_are_422(client):
 def signed(body: bytes, *, secret: str = WEBHOOK_SECRET) -> dict[str, str]:
     svix_id = f"msg_{uuid.uuid4().hex}"
     at = datetime.now(UTC)
-    return {"svix-id": svix_id, "svix-timestamp": str(int(at.timestamp())),
-            "svix-signature": Webhook(secret).sign(svix_id, at, body.decode()), "content-type": "application/json"}
+    return {
+        "svix-id": svix_id,
+        "svix-timestamp": str(int(at.timestamp())),
+        "svix-signature": Webhook(secret).sign(svix_id, at, body.decode()),
+        "content-type": "application/json",
+    }
 
 
 async def test_webhooks_that_are_not_clerks_are_400(client):

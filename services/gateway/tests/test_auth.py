@@ -49,9 +49,17 @@ async def test_session_cookie_is_accepted(gateway, clerk_issuer, org_id):
 
 def _production(**overrides) -> dict:
     """Every setting production requires, except the authorized parties."""
-    return {"environment": "production", "database_url": "postgresql+asyncpg://gateway:s3cret@db.internal/gateway",
-            "identity_private_key": "pem", "identity_public_key": "pem", "clerk_jwks_url": "https://clerk.example/jwks",
-            "clerk_webhook_secret": "whsec_x", "clerk_authorized_parties": [], "cors_origins": [], **overrides}
+    return {
+        "environment": "production",
+        "database_url": "postgresql+asyncpg://gateway:s3cret@db.internal/gateway",
+        "identity_private_key": "pem",
+        "identity_public_key": "pem",
+        "clerk_jwks_url": "https://clerk.example/jwks",
+        "clerk_webhook_secret": "whsec_x",
+        "clerk_authorized_parties": [],
+        "cors_origins": [],
+        **overrides,
+    }
 
 
 def test_production_refuses_to_start_without_authorized_parties():
@@ -62,9 +70,11 @@ def test_production_refuses_to_start_without_authorized_parties():
     with pytest.raises(ValidationError, match="CLERK_AUTHORIZED_PARTIES"):
         GatewaySettings(**_production())
     assert GatewaySettings(**_production(clerk_authorized_parties="https://app.example")).authorized_parties() == [
-        "https://app.example"]
+        "https://app.example"
+    ]
     assert GatewaySettings(**_production(cors_origins=["https://app.example"])).authorized_parties() == [
-        "https://app.example"]
+        "https://app.example"
+    ]
 
 
 async def test_a_token_made_for_another_origin_is_refused_for_reads_and_writes(gateway, clerk_issuer, org_id):
@@ -91,8 +101,11 @@ def _rejections(issuer: ClerkIssuer, stranger: ClerkIssuer, org_id: str) -> dict
         "HS256 with the public key": (_hs256(valid, issuer), 401, "bad_algorithm"),
         "wrong signature": (stranger.sign(valid, kid=issuer.kid), 401, "bad_signature"),
         "tampered payload": (
-            (lambda t: t.split(".")[0] + "." + _b64({**valid, "sub": "user_admin"}) + "." + t.split(".")[2])(issuer.sign(valid)),
-            401, "bad_signature",
+            (lambda t: t.split(".")[0] + "." + _b64({**valid, "sub": "user_admin"}) + "." + t.split(".")[2])(
+                issuer.sign(valid)
+            ),
+            401,
+            "bad_signature",
         ),
         "expired": (issuer.token(org_id, exp=now - 60, iat=now - 120, nbf=now - 120), 401, "expired"),
         "not yet valid": (issuer.token(org_id, nbf=now + 120, iat=now), 401, "not_yet_valid"),
@@ -106,7 +119,8 @@ def _rejections(issuer: ClerkIssuer, stranger: ClerkIssuer, org_id: str) -> dict
         "header not bearer": ("Basic dXNlcjpwYXNz", 401, "malformed"),
         "header jwt in header": (
             _b64(header) + "." + _b64(valid),  # two segments
-            401, "malformed",
+            401,
+            "malformed",
         ),
     }
 

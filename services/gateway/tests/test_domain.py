@@ -14,12 +14,25 @@ from byte_gateway.domain import (
 from byte_gateway.openapi import merge
 
 
-@pytest.mark.parametrize(("clerk", "byte"), [
-    ("org:admin", "admin"), ("admin", "admin"), ("org:member", "user"), ("member", "user"),
-    ("basic_member", "user"), ("org:basic_member", "user"), ("org:guest", "guest"), ("guest", "guest"),
-    ("org:owner", "owner"), ("owner", "owner"), ("org:creator", "owner"), ("org:reviewer", "reviewer"),
-    ("hr", "hr"), ("org:Manager", "manager"),
-])
+@pytest.mark.parametrize(
+    ("clerk", "byte"),
+    [
+        ("org:admin", "admin"),
+        ("admin", "admin"),
+        ("org:member", "user"),
+        ("member", "user"),
+        ("basic_member", "user"),
+        ("org:basic_member", "user"),
+        ("org:guest", "guest"),
+        ("guest", "guest"),
+        ("org:owner", "owner"),
+        ("owner", "owner"),
+        ("org:creator", "owner"),
+        ("org:reviewer", "reviewer"),
+        ("hr", "hr"),
+        ("org:Manager", "manager"),
+    ],
+)
 def test_role_mapping(clerk, byte):
     assert map_role(clerk) == byte
 
@@ -31,32 +44,47 @@ def test_unusable_roles(bad):
 
 
 def test_v1_and_v2_claims():
-    v1 = session_from_claims({"sub": "u", "sid": "s", "org_id": "o", "org_role": "org:admin", "org_permissions": ["p:a"]})
+    v1 = session_from_claims(
+        {"sub": "u", "sid": "s", "org_id": "o", "org_role": "org:admin", "org_permissions": ["p:a"]}
+    )
     v2 = session_from_claims({"sub": "u", "v": 2, "o": {"id": "o", "rol": "admin", "per": "p:a,p:b"}})
     assert (v1.org_id, v1.roles, v1.permissions, v1.claims_version) == ("o", frozenset({"admin"}), ("p:a",), 1)
     assert (v2.org_id, v2.roles, v2.permissions, v2.claims_version) == ("o", frozenset({"admin"}), ("p:a", "p:b"), 2)
 
 
-@pytest.mark.parametrize(("claims", "forbidden"), [
-    ({"sub": "u"}, True),
-    ({"sub": "u", "v": 2}, True),
-    ({"sub": "u", "v": 2, "o": {"rol": "admin"}}, True),
-    ({"sub": "u", "org_id": "o"}, True),
-    ({"sub": "u", "v": 2, "sts": "pending", "o": {"id": "o", "rol": "admin"}}, False),
-    ({"org_id": "o", "org_role": "org:admin"}, False),
-])
+@pytest.mark.parametrize(
+    ("claims", "forbidden"),
+    [
+        ({"sub": "u"}, True),
+        ({"sub": "u", "v": 2}, True),
+        ({"sub": "u", "v": 2, "o": {"rol": "admin"}}, True),
+        ({"sub": "u", "org_id": "o"}, True),
+        ({"sub": "u", "v": 2, "sts": "pending", "o": {"id": "o", "rol": "admin"}}, False),
+        ({"org_id": "o", "org_role": "org:admin"}, False),
+    ],
+)
 def test_unusable_claims(claims, forbidden):
     with pytest.raises(InvalidClaims) as err:
         session_from_claims(claims)
     assert err.value.forbidden is forbidden
 
 
-@pytest.mark.parametrize(("path", "service"), [
-    ("/v1/contacts", "contacts"), ("/v1/contacts/1/x", "contacts"), ("/v1/contactsX", None),
-    ("/v1/tasks/1/claim", "tasks"), ("/v1/definitions", "executions"), ("/v1/notes", "executions"),
-    ("/v1/activity", "executions"), ("/v1/dashboard", "executions"), ("/v1/exports/contacts", "executions"),
-    ("/v1/users", None), ("/v2/contacts", None),
-])
+@pytest.mark.parametrize(
+    ("path", "service"),
+    [
+        ("/v1/contacts", "contacts"),
+        ("/v1/contacts/1/x", "contacts"),
+        ("/v1/contactsX", None),
+        ("/v1/tasks/1/claim", "tasks"),
+        ("/v1/definitions", "executions"),
+        ("/v1/notes", "executions"),
+        ("/v1/activity", "executions"),
+        ("/v1/dashboard", "executions"),
+        ("/v1/exports/contacts", "executions"),
+        ("/v1/users", None),
+        ("/v2/contacts", None),
+    ],
+)
 def test_routes(path, service):
     assert route_for(path) == service
 
@@ -70,20 +98,23 @@ def test_levels():
     assert level_of(frozenset()) is Level.READ
 
 
-@pytest.mark.parametrize(("method", "path", "level"), [
-    ("GET", "/v1/anything/at/all", Level.READ),
-    ("HEAD", "/v1/contacts", Level.READ),
-    ("POST", "/v1/contacts", Level.WRITE),
-    ("POST", "/v1/contacts/upsert", Level.WRITE),
-    ("PATCH", "/v1/contacts/abc", Level.WRITE),
-    ("DELETE", "/v1/contacts/abc", Level.ADMIN),
-    ("POST", "/v1/contacts/abc/merge", Level.ADMIN),  # unlisted write: admin by default
-    ("PATCH", "/v1/tasks/abc/approve", Level.WRITE),
-    ("POST", "/v1/tasks/abc/approve", Level.ADMIN),
-    ("DELETE", "/v1/tasks/abc", Level.WRITE),
-    ("POST", "/v1/definitions", Level.ADMIN),
-    ("POST", "/v1/exports/contacts", Level.READ),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "level"),
+    [
+        ("GET", "/v1/anything/at/all", Level.READ),
+        ("HEAD", "/v1/contacts", Level.READ),
+        ("POST", "/v1/contacts", Level.WRITE),
+        ("POST", "/v1/contacts/upsert", Level.WRITE),
+        ("PATCH", "/v1/contacts/abc", Level.WRITE),
+        ("DELETE", "/v1/contacts/abc", Level.ADMIN),
+        ("POST", "/v1/contacts/abc/merge", Level.ADMIN),  # unlisted write: admin by default
+        ("PATCH", "/v1/tasks/abc/approve", Level.WRITE),
+        ("POST", "/v1/tasks/abc/approve", Level.ADMIN),
+        ("DELETE", "/v1/tasks/abc", Level.WRITE),
+        ("POST", "/v1/definitions", Level.ADMIN),
+        ("POST", "/v1/exports/contacts", Level.READ),
+    ],
+)
 def test_required_levels(method, path, level):
     assert required_level(method, path) is level
 
@@ -94,11 +125,18 @@ def test_guest_reads_only():
 
 
 def test_openapi_merge_keeps_routed_paths_and_renames_conflicting_schemas():
-    own = {"openapi": "3.1.0", "info": {"title": "BYTE API"}, "paths": {"/v1/users": {}},
-           "components": {"schemas": {"Page": {"type": "object", "title": "users"}}}}
+    own = {
+        "openapi": "3.1.0",
+        "info": {"title": "BYTE API"},
+        "paths": {"/v1/users": {}},
+        "components": {"schemas": {"Page": {"type": "object", "title": "users"}}},
+    }
     contacts = {
-        "paths": {"/v1/contacts": {"get": {"responses": {"200": {"$ref": "#/components/schemas/Page"}}}},
-                  "/healthz": {}, "/internal/x": {}},
+        "paths": {
+            "/v1/contacts": {"get": {"responses": {"200": {"$ref": "#/components/schemas/Page"}}}},
+            "/healthz": {},
+            "/internal/x": {},
+        },
         "components": {"schemas": {"Page": {"type": "object", "title": "contacts"}, "Same": {"type": "string"}}},
         "tags": [{"name": "contacts"}],
     }
@@ -113,22 +151,49 @@ def test_openapi_merge_keeps_routed_paths_and_renames_conflicting_schemas():
 
 
 def test_openapi_merge_documents_problem_json_for_every_error():
-    own = {"openapi": "3.1.0", "info": {"title": "BYTE API"}, "paths": {
-        "/v1/users": {"get": {"responses": {"200": {"description": "ok"}, "400": {"description": "bad cursor"},
-                                            "422": {"content": {"application/json": {"schema": {}}}}}}},
-        "/webhooks/clerk": {"post": {"security": [], "responses": {"200": {}, "400": {"description": "unsigned"}}}},
-    }}
+    own = {
+        "openapi": "3.1.0",
+        "info": {"title": "BYTE API"},
+        "paths": {
+            "/v1/users": {
+                "get": {
+                    "responses": {
+                        "200": {"description": "ok"},
+                        "400": {"description": "bad cursor"},
+                        "422": {"content": {"application/json": {"schema": {}}}},
+                    }
+                }
+            },
+            "/webhooks/clerk": {"post": {"security": [], "responses": {"200": {}, "400": {"description": "unsigned"}}}},
+        },
+    }
     service_problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    contacts = {"paths": {
-        "/v1/contacts": {"post": {"requestBody": {}, "responses": {
-            "201": {"content": {"application/json": {}}}, "422": {"content": {"application/json": {}}},
-            "409": {"content": service_problem}}}},
-        "/v1/contacts/{contact_id}": {"parameters": [], "get": {"responses": {"200": {}}}},
-    }, "components": {"schemas": {"Problem": {"type": "object", "title": "contacts' own"}}}}
+    contacts = {
+        "paths": {
+            "/v1/contacts": {
+                "post": {
+                    "requestBody": {},
+                    "responses": {
+                        "201": {"content": {"application/json": {}}},
+                        "422": {"content": {"application/json": {}}},
+                        "409": {"content": service_problem},
+                    },
+                }
+            },
+            "/v1/contacts/{contact_id}": {"parameters": [], "get": {"responses": {"200": {}}}},
+        },
+        "components": {"schemas": {"Problem": {"type": "object", "title": "contacts' own"}}},
+    }
     doc = merge(own, {"contacts": contacts})
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     assert set(doc["components"]["schemas"]["Problem"]["properties"]) == {
-        "type", "title", "status", "detail", "instance", "errors"}
+        "type",
+        "title",
+        "status",
+        "detail",
+        "instance",
+        "errors",
+    }
     for path, item in doc["paths"].items():
         for method, op in item.items():
             if method == "parameters":
@@ -145,8 +210,9 @@ def test_openapi_merge_documents_problem_json_for_every_error():
     create = doc["paths"]["/v1/contacts"]["post"]["responses"]
     assert {"401", "403", "409", "413", "422", "429", "500", "502", "503", "504"} <= set(create)
     # the service's own problem schema stands, renamed beside the gateway's
-    assert create["409"]["content"] == {"application/problem+json": {"schema": {
-        "$ref": "#/components/schemas/ContactsProblem"}}}
+    assert create["409"]["content"] == {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/ContactsProblem"}}
+    }
     assert doc["components"]["schemas"]["ContactsProblem"]["title"] == "contacts' own"
     assert create["201"] == {"content": {"application/json": {}}}
     read = doc["paths"]["/v1/contacts/{contact_id}"]["get"]["responses"]

@@ -4,6 +4,7 @@ import asyncio
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,11 +17,14 @@ class Echo(BaseHTTPRequestHandler):
 
     def _reply(self):
         length = int(self.headers.get("content-length") or 0)
-        body = json.dumps({
-            "method": self.command, "path": self.path,
-            "headers": [[k.lower(), v] for k, v in self.headers.items()],
-            "body": self.rfile.read(length).decode() if length else "",
-        }).encode()
+        body = json.dumps(
+            {
+                "method": self.command,
+                "path": self.path,
+                "headers": [[k.lower(), v] for k, v in self.headers.items()],
+                "body": self.rfile.read(length).decode() if length else "",
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -41,11 +45,21 @@ def echo_gateway(start_gateway):
     server.shutdown()
 
 
-@pytest.mark.parametrize(("clerk_role", "version", "roles"), [
-    ("admin", 2, ["admin"]), ("org:admin", 1, ["admin"]), ("member", 2, ["user"]), ("org:member", 1, ["user"]),
-    ("basic_member", 2, ["user"]), ("org:guest", 1, ["guest"]), ("reviewer", 2, ["reviewer"]),
-    ("org:hr", 1, ["hr"]), ("owner", 2, ["owner"]), ("org:creator", 1, ["owner"]),
-])
+@pytest.mark.parametrize(
+    ("clerk_role", "version", "roles"),
+    [
+        ("admin", 2, ["admin"]),
+        ("org:admin", 1, ["admin"]),
+        ("member", 2, ["user"]),
+        ("org:member", 1, ["user"]),
+        ("basic_member", 2, ["user"]),
+        ("org:guest", 1, ["guest"]),
+        ("reviewer", 2, ["reviewer"]),
+        ("org:hr", 1, ["hr"]),
+        ("owner", 2, ["owner"]),
+        ("org:creator", 1, ["owner"]),
+    ],
+)
 async def test_the_service_gets_a_minted_identity_and_nothing_forgeable(
     echo_gateway, clerk_issuer, stack, org_id, clerk_role, version, roles
 ):
@@ -55,9 +69,18 @@ async def test_the_service_gets_a_minted_identity_and_nothing_forgeable(
     else:
         claims["org_role"] = clerk_role
     token = clerk_issuer.sign(claims)
-    forged = {HEADER: "forged", "X-Org-Id": "org_evil", "X-Byte-Org": "org_evil", "Cookie": "__session=x; other=y",
-              "X-Request-ID": "req-echo-1", "X-Forwarded-For": "6.6.6.6", "X-Custom": "kept"}
-    async with httpx.AsyncClient(base_url=echo_gateway.url, headers={"Authorization": f"Bearer {token}", **forged}) as c:
+    forged = {
+        HEADER: "forged",
+        "X-Org-Id": "org_evil",
+        "X-Byte-Org": "org_evil",
+        "Cookie": "__session=x; other=y",
+        "X-Request-ID": "req-echo-1",
+        "X-Forwarded-For": "6.6.6.6",
+        "X-Custom": "kept",
+    }
+    async with httpx.AsyncClient(
+        base_url=echo_gateway.url, headers={"Authorization": f"Bearer {token}", **forged}
+    ) as c:
         r = await c.get("/v1/contacts/abc/things?q=1&q=2&org_id=ignored")
     assert r.status_code == 200, r.text
     assert r.headers.get_list("set-cookie") == ["a=1", "b=2"]
@@ -67,7 +90,7 @@ async def test_the_service_gets_a_minted_identity_and_nothing_forgeable(
         headers.setdefault(k, []).append(v)
     assert seen["method"] == "GET" and seen["path"] == "/v1/contacts/abc/things?q=1&q=2&org_id=ignored"
     assert len(headers[HEADER.lower()]) == 1
-    verifier = IdentityVerifier(open(stack["identity_public_key_file"]).read())
+    verifier = IdentityVerifier(Path(stack["identity_public_key_file"]).read_text())
     who = verifier.verify(headers[HEADER.lower()][0])
     assert (who.user_id, who.org_id, sorted(who.roles)) == ("user_echo", org_id, roles)
     for dropped in ("authorization", "cookie", "x-org-id", "x-byte-org"):
@@ -91,8 +114,10 @@ async def _raw_request(url: str, method: bytes, target: bytes, token: str) -> tu
     status and the decoded body."""
     host, port = url.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
-    writer.write(b"%s %s HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n"
-                 % (method, target, token.encode()))
+    writer.write(
+        b"%s %s HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n"
+        % (method, target, token.encode())
+    )
     await writer.drain()
     raw = await reader.read()
     writer.close()
@@ -104,22 +129,26 @@ async def _raw_request(url: str, method: bytes, target: bytes, token: str) -> tu
             if int(size, 16) == 0:
                 break
             chunks.append(rest[: int(size, 16)])
-            rest = rest[int(size, 16) + 2:]
+            rest = rest[int(size, 16) + 2 :]
         body = b"".join(chunks)
     return int(head.split(b" ", 2)[1]), body
 
 
-@pytest.mark.parametrize(("sent", "forwarded"), [
-    (b"/v1/contacts/%00", "/v1/contacts/%00"),
-    (b"/v1/contacts/K%0C", "/v1/contacts/K%0C"),
-    (b"/v1/contacts/a%20b", "/v1/contacts/a%20b"),
-    (b"/v1/contacts/a%2Fb%3Fc%23d", "/v1/contacts/a%2Fb%3Fc%23d"),  # not split, not cut
-    (b"/v1/contacts/caf%C3%A9?q=%00&r=a+b%26c", "/v1/contacts/caf%C3%A9?q=%00&r=a+b%26c"),
-    (b"/v1/contacts/%zz%4", "/v1/contacts/%25zz%254"),  # a stray % is a literal %, as the gateway read it
-    (b'/v1/contacts/"{x}"|^?q=<a>`', "/v1/contacts/%22%7Bx%7D%22%7C%5E?q=%3Ca%3E%60"),
-])
-async def test_the_path_goes_upstream_as_sent_and_always_a_valid_url(echo_gateway, clerk_issuer, org_id, sent,
-                                                                      forwarded):
+@pytest.mark.parametrize(
+    ("sent", "forwarded"),
+    [
+        (b"/v1/contacts/%00", "/v1/contacts/%00"),
+        (b"/v1/contacts/K%0C", "/v1/contacts/K%0C"),
+        (b"/v1/contacts/a%20b", "/v1/contacts/a%20b"),
+        (b"/v1/contacts/a%2Fb%3Fc%23d", "/v1/contacts/a%2Fb%3Fc%23d"),  # not split, not cut
+        (b"/v1/contacts/caf%C3%A9?q=%00&r=a+b%26c", "/v1/contacts/caf%C3%A9?q=%00&r=a+b%26c"),
+        (b"/v1/contacts/%zz%4", "/v1/contacts/%25zz%254"),  # a stray % is a literal %, as the gateway read it
+        (b'/v1/contacts/"{x}"|^?q=<a>`', "/v1/contacts/%22%7Bx%7D%22%7C%5E?q=%3Ca%3E%60"),
+    ],
+)
+async def test_the_path_goes_upstream_as_sent_and_always_a_valid_url(
+    echo_gateway, clerk_issuer, org_id, sent, forwarded
+):
     status, body = await _raw_request(echo_gateway.url, b"GET", sent, clerk_issuer.token(org_id))
     assert status == 200, body
     assert json.loads(body)["path"] == forwarded

@@ -44,8 +44,9 @@ def stand_in(logs_dir: Path) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (logs_dir / f"stand-in-{port}.log").open("ab")
-    proc = subprocess.Popen([sys.executable, str(STAND_IN), str(port)], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(STAND_IN), str(port)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
     def up() -> bool:
         assert proc.poll() is None, f"the stand-in service exited; see {log.name}"
@@ -101,8 +102,10 @@ async def test_a_body_cut_off_midway_is_an_incomplete_transfer(stand_in_gateway,
     # On the wire: a chunked body without its terminating chunk, then the connection closed.
     reader, writer = await asyncio.open_connection("127.0.0.1", stand_in_gateway.port)
     token = _auth(clerk_issuer, org_id)["Authorization"]
-    writer.write(f"GET /v1/contacts/export?rows=2000&cut=true HTTP/1.1\r\nHost: gateway\r\n"
-                 f"Authorization: {token}\r\n\r\n".encode())
+    writer.write(
+        f"GET /v1/contacts/export?rows=2000&cut=true HTTP/1.1\r\nHost: gateway\r\n"
+        f"Authorization: {token}\r\n\r\n".encode()
+    )
     await writer.drain()
     raw = await reader.read()  # to EOF: the gateway closes the connection
     writer.close()
@@ -136,8 +139,14 @@ class HangingUpUpstream:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 method, path, _ = head.split(b"\r\n", 1)[0].decode().split(" ")
-                length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
+                length = next(
+                    (
+                        int(line.split(b":", 1)[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
                 await reader.readexactly(length)
                 self.arrivals.append((method, path))
                 if path.startswith("/v1/contacts/drop/") or (
@@ -145,13 +154,16 @@ class HangingUpUpstream:
                 ):
                     return
                 if path.startswith("/v1/contacts/short/"):
-                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: 2000\r\n\r\n"
-                                 + b"n\r\n" * 250)
+                    writer.write(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: 2000\r\n\r\n" + b"n\r\n" * 250
+                    )
                     await writer.drain()
                     return
                 body = json.dumps({"method": method, "path": path}).encode()
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
                 await writer.drain()
                 if path.startswith("/v1/contacts/closing/"):
                     return
@@ -174,9 +186,7 @@ def hanging_up_gateway(start_gateway, hanging_up):
     return start_gateway(SERVICE_URLS_JSON=json.dumps({"contacts": hanging_up.url}))
 
 
-async def test_a_body_short_of_its_content_length_is_an_incomplete_transfer(
-    hanging_up_gateway, clerk_issuer, org_id
-):
+async def test_a_body_short_of_its_content_length_is_an_incomplete_transfer(hanging_up_gateway, clerk_issuer, org_id):
     async with (
         httpx.AsyncClient(base_url=hanging_up_gateway.url, headers=_auth(clerk_issuer, org_id)) as c,
         c.stream("GET", f"/v1/contacts/short/{uuid.uuid4().hex}") as r,
@@ -260,15 +270,36 @@ async def test_ready_without_kafka_and_publishes_once_it_is_reachable(
             assert (await c.get("/v1/contacts", headers=_auth(clerk_issuer, org_id))).status_code == 200
             # a webhook is taken in; its identity event waits in the outbox
             svix_id, at = f"msg_{uuid.uuid4().hex}", datetime.now(UTC)
-            body = json.dumps({"type": "organizationMembership.created", "object": "event", "data": {
-                "id": f"orgmem_{uuid.uuid4().hex[:10]}", "object": "organization_membership", "role": "org:member",
-                "organization": {"id": org_id, "name": "Sheriff", "slug": "sheriff"},
-                "public_user_data": {"user_id": "user_kafkaless", "first_name": "Kay", "last_name": "Less",
-                                     "identifier": "kay@example.com"},
-                "created_at": 1_000, "updated_at": 1_000}})
-            r = await c.post("/webhooks/clerk", content=body, headers={
-                "svix-id": svix_id, "svix-timestamp": str(int(at.timestamp())),
-                "svix-signature": Webhook(webhook_secret).sign(svix_id, at, body), "content-type": "application/json"})
+            body = json.dumps(
+                {
+                    "type": "organizationMembership.created",
+                    "object": "event",
+                    "data": {
+                        "id": f"orgmem_{uuid.uuid4().hex[:10]}",
+                        "object": "organization_membership",
+                        "role": "org:member",
+                        "organization": {"id": org_id, "name": "Sheriff", "slug": "sheriff"},
+                        "public_user_data": {
+                            "user_id": "user_kafkaless",
+                            "first_name": "Kay",
+                            "last_name": "Less",
+                            "identifier": "kay@example.com",
+                        },
+                        "created_at": 1_000,
+                        "updated_at": 1_000,
+                    },
+                }
+            )
+            r = await c.post(
+                "/webhooks/clerk",
+                content=body,
+                headers={
+                    "svix-id": svix_id,
+                    "svix-timestamp": str(int(at.timestamp())),
+                    "svix-signature": Webhook(webhook_secret).sign(svix_id, at, body),
+                    "content-type": "application/json",
+                },
+            )
             assert r.json() == {"status": "processed"}, r.text
 
             async with event_tap("identity") as tap, tcp_relay(kafka_port, stack["kafka_bootstrap_servers"]):

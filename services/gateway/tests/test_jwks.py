@@ -16,8 +16,9 @@ MIN_REFRESH = 1.0
 @pytest.fixture(scope="module")
 def jwks_gateway(start_gateway, jwks_server, clerk_issuer):
     jwks_server.keys = [clerk_issuer.jwk]
-    return start_gateway(CLERK_JWT_KEY="", CLERK_JWKS_URL=jwks_server.url,
-                         CLERK_JWKS_MIN_REFRESH_SECONDS=str(MIN_REFRESH))
+    return start_gateway(
+        CLERK_JWT_KEY="", CLERK_JWKS_URL=jwks_server.url, CLERK_JWKS_MIN_REFRESH_SECONDS=str(MIN_REFRESH)
+    )
 
 
 async def _get(gw, token):
@@ -40,9 +41,9 @@ async def test_unknown_kids_are_refused_and_refreshes_are_bounded(jwks_gateway, 
     assert (await _get(jwks_gateway, clerk_issuer.token(org_id))).status_code == 200
     before = jwks_server.fetches
     t0 = time.monotonic()
-    results = await asyncio.gather(*(
-        _get(jwks_gateway, stranger.sign(stranger.claims(org_id), kid=f"kid_{i}")) for i in range(30)
-    ))
+    results = await asyncio.gather(
+        *(_get(jwks_gateway, stranger.sign(stranger.claims(org_id), kid=f"kid_{i}")) for i in range(30))
+    )
     elapsed = time.monotonic() - t0
     for r in results:
         assert_problem(r, 401, code="unknown_kid")

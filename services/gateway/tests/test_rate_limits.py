@@ -52,13 +52,19 @@ async def test_unauthenticated_requests_never_reach_the_limiter(limited):
 
 async def test_replicas_share_their_counters_through_redis(start_gateway, redis_url, clerk_issuer, org_id):
     """Two gateway processes on one Redis: the limit holds across them, not per replica."""
-    shared = {"RATE_LIMIT_PER_USER": "6/minute", "RATE_LIMIT_PER_ORG": "1000/minute",
-              "RATE_LIMIT_STORAGE_URI": redis_url}
+    shared = {
+        "RATE_LIMIT_PER_USER": "6/minute",
+        "RATE_LIMIT_PER_ORG": "1000/minute",
+        "RATE_LIMIT_STORAGE_URI": redis_url,
+    }
     first, second = start_gateway(**shared), start_gateway(**shared)
     async with httpx.AsyncClient(base_url=first.url) as raw:
         ready = (await raw.get("/readyz")).json()
         assert ready["checks"]["rate_limit_storage"] == "ok"
-    async with _client(first, clerk_issuer, org_id, "user_r") as a, _client(second, clerk_issuer, org_id, "user_r") as b:
+    async with (
+        _client(first, clerk_issuer, org_id, "user_r") as a,
+        _client(second, clerk_issuer, org_id, "user_r") as b,
+    ):
         for i in range(6):
             assert (await (a if i % 2 else b).get("/v1/contacts")).status_code == 200
         assert assert_problem(await a.get("/v1/contacts"), 429)["scope"] == "user"

@@ -8,10 +8,10 @@ import pytest
 
 # Clerk role (as in the token) -> BYTE role
 ROLES = {
-    "owner": "owner",     # custom role org:owner
-    "admin": "admin",     # org:admin
-    "member": "user",     # org:member
-    "guest": "guest",     # org:guest
+    "owner": "owner",  # custom role org:owner
+    "admin": "admin",  # org:admin
+    "member": "user",  # org:member
+    "guest": "guest",  # org:guest
     "reviewer": "reviewer",  # custom org:reviewer: member-level
 }
 
@@ -49,8 +49,9 @@ MATRIX = [
 CASES = [(role, m, p, b, lvl, ok) for (m, p, b, lvl, ok) in MATRIX for role in ROLES]
 
 
-@pytest.mark.parametrize(("role", "method", "path", "body", "level", "ok"), CASES,
-                         ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in CASES])
+@pytest.mark.parametrize(
+    ("role", "method", "path", "body", "level", "ok"), CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in CASES]
+)
 async def test_role_matrix(client, role, method, path, body, level, ok, org_id):
     async with client(role="admin") as admin:
         contact = (await admin.post("/v1/contacts", json={"first_name": "Target"})).json()

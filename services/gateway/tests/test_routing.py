@@ -38,10 +38,20 @@ async def test_upstream_problems_pass_through(client):
         assert_problem(await c.get("/v1/nothing-here"), 404)
 
 
-@pytest.mark.parametrize("path", [
-    "/v1/contacts/%00", "/v1/contacts/K%0C", "/v1/contacts/a%20b", "/v1/contacts/%C3%A9%00", "/v1/contacts/%zz",
-    "/v1/contacts/%FF%FE", "/v1/contacts/%00/x", "/v1/contacts/a%2Fb", "/v1/contacts?q=a%20b&status=%0C",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/contacts/%00",
+        "/v1/contacts/K%0C",
+        "/v1/contacts/a%20b",
+        "/v1/contacts/%C3%A9%00",
+        "/v1/contacts/%zz",
+        "/v1/contacts/%FF%FE",
+        "/v1/contacts/%00/x",
+        "/v1/contacts/a%2Fb",
+        "/v1/contacts?q=a%20b&status=%0C",
+    ],
+)
 async def test_encoded_characters_reach_the_service_and_come_back_as_its_problem(gateway, client, path):
     url = httpx.URL(gateway.url).copy_with(raw_path=path.encode())
     async with client() as c:
@@ -128,7 +138,9 @@ async def test_cross_org_access_on_every_contacts_endpoint(client, org_id):
 async def test_csv_export_streams_through(client):
     async with client() as c:
         for i in range(30):
-            assert (await c.post("/v1/contacts", json={"first_name": f"P{i}", "email": f"p{i}@example.com"})).status_code == 201
+            assert (
+                await c.post("/v1/contacts", json={"first_name": f"P{i}", "email": f"p{i}@example.com"})
+            ).status_code == 201
         async with c.stream("GET", "/v1/contacts/export") as r:
             assert r.status_code == 200
             assert r.headers["content-type"].startswith("text/csv")
@@ -163,8 +175,14 @@ async def test_merged_openapi_and_docs(gateway):
         assert r.status_code == 200
         doc = r.json()
         paths = set(doc["paths"])
-        assert {"/v1/contacts", "/v1/contacts/{contact_id}", "/v1/contacts/export", "/v1/contacts/upsert",
-                "/v1/users", "/webhooks/clerk"} <= paths
+        assert {
+            "/v1/contacts",
+            "/v1/contacts/{contact_id}",
+            "/v1/contacts/export",
+            "/v1/contacts/upsert",
+            "/v1/users",
+            "/webhooks/clerk",
+        } <= paths
         assert not any(p in paths for p in ("/healthz", "/readyz", "/metrics"))
         assert {"ContactPublic", "ContactPage", "UserPage", "Problem"} <= set(doc["components"]["schemas"])
         for path, item in doc["paths"].items():
@@ -187,14 +205,20 @@ async def test_merged_openapi_and_docs(gateway):
 
 async def test_cors_preflight_and_security_headers(gateway, client):
     async with httpx.AsyncClient(base_url=gateway.url) as c:
-        r = await c.options("/v1/contacts", headers={
-            "Origin": "https://app.byte.test", "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "authorization,content-type"})
+        r = await c.options(
+            "/v1/contacts",
+            headers={
+                "Origin": "https://app.byte.test",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type",
+            },
+        )
         assert r.status_code == 200
         assert r.headers["access-control-allow-origin"] == "https://app.byte.test"
         assert r.headers["access-control-allow-credentials"] == "true"
-        r = await c.options("/v1/contacts", headers={
-            "Origin": "https://evil.test", "Access-Control-Request-Method": "POST"})
+        r = await c.options(
+            "/v1/contacts", headers={"Origin": "https://evil.test", "Access-Control-Request-Method": "POST"}
+        )
         assert "access-control-allow-origin" not in r.headers
     async with client(Origin="https://app.byte.test") as c:
         r = await c.get("/v1/contacts")

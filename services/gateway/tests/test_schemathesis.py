@@ -34,12 +34,14 @@ def api_gateway(start_gateway, contacts_service, tasks_service):
 def api_schema(api_gateway, clerk_issuer):
     # One org of its own, so what the fuzzer writes is seen by no other test.
     token = clerk_issuer.token(f"org_{uuid.uuid4().hex[:12]}", "user_schemathesis", "admin")
-    config = schemathesis.Config.from_dict({
-        "headers": {"Authorization": f"Bearer {token}"},
-        "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
-        "phases": {"stateful": {"max-steps": STATEFUL_STEPS}},
-        "request-timeout": 30,
-    })
+    config = schemathesis.Config.from_dict(
+        {
+            "headers": {"Authorization": f"Bearer {token}"},
+            "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
+            "phases": {"stateful": {"max-steps": STATEFUL_STEPS}},
+            "request-timeout": 30,
+        }
+    )
     return schemathesis.openapi.from_url(f"{api_gateway.url}/openapi.json", config=config)
 
 
@@ -92,10 +94,15 @@ def _unknowable_validity(case) -> bool:
     Schema's `format: email` cannot)."""
     return (
         case.operation.path == "/webhooks/clerk"
-        or (isinstance(case.body, dict)
-            and any(case.body.get(k) is not None for k in ("assigned_to", "after_id", "before_id")))
-        or (isinstance(case.body, dict) and isinstance(case.body.get("email"), str)
-            and _reserved_email_domain(case.body["email"]))
+        or (
+            isinstance(case.body, dict)
+            and any(case.body.get(k) is not None for k in ("assigned_to", "after_id", "before_id"))
+        )
+        or (
+            isinstance(case.body, dict)
+            and isinstance(case.body.get("email"), str)
+            and _reserved_email_domain(case.body["email"])
+        )
         or "cursor" in (case.query or {})
         or any(_holds_nul(part) for part in (case.path_parameters, case.query, case.headers, case.body))
     )
@@ -136,10 +143,18 @@ def test_workflows_across_operations_keep_the_contract(api_schema, webhook_secre
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             excluded = [positive_data_acceptance] if _unknowable_validity(case) else []
-            case.validate_response(response, additional_checks=additional_checks, excluded_checks=excluded,
-                                   transport_kwargs=kwargs or None, recorder=getattr(self, "recorder", None))
+            case.validate_response(
+                response,
+                additional_checks=additional_checks,
+                excluded_checks=excluded,
+                transport_kwargs=kwargs or None,
+                recorder=getattr(self, "recorder", None),
+            )
 
     from hypothesis import settings
 
-    Walk.run(settings=settings(max_examples=STATEFUL_SCENARIOS, stateful_step_count=STATEFUL_STEPS,
-                               deadline=None, database=None))
+    Walk.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS, stateful_step_count=STATEFUL_STEPS, deadline=None, database=None
+        )
+    )

@@ -14,37 +14,71 @@ from svix.webhooks import Webhook
 def deliver(gateway, webhook_secret):
     """`await deliver(type, data)` posts a correctly signed webhook; returns the response."""
 
-    async def _deliver(event_type: str, data: dict, *, svix_id: str | None = None, secret: str | None = None,
-                       at: datetime | None = None, signature: str | None = None, body: bytes | None = None):
+    async def _deliver(
+        event_type: str,
+        data: dict,
+        *,
+        svix_id: str | None = None,
+        secret: str | None = None,
+        at: datetime | None = None,
+        signature: str | None = None,
+        body: bytes | None = None,
+    ):
         svix_id = svix_id or f"msg_{uuid.uuid4().hex}"
         at = at or datetime.now(UTC)
         raw = body if body is not None else json.dumps({"type": event_type, "object": "event", "data": data}).encode()
         sig = signature or Webhook(secret or webhook_secret).sign(svix_id, at, raw.decode())
-        headers = {"svix-id": svix_id, "svix-timestamp": str(int(at.timestamp())), "svix-signature": sig,
-                   "content-type": "application/json"}
+        headers = {
+            "svix-id": svix_id,
+            "svix-timestamp": str(int(at.timestamp())),
+            "svix-signature": sig,
+            "content-type": "application/json",
+        }
         async with httpx.AsyncClient(base_url=gateway.url) as c:
             return await c.post("/webhooks/clerk", content=raw, headers=headers)
 
     return _deliver
 
 
-def membership(org_id: str, user_id: str, role: str = "org:member", *, updated_at: int = 1_000, email: str | None = None,
-               first: str = "Pat", last: str = "Doe") -> dict:
+def membership(
+    org_id: str,
+    user_id: str,
+    role: str = "org:member",
+    *,
+    updated_at: int = 1_000,
+    email: str | None = None,
+    first: str = "Pat",
+    last: str = "Doe",
+) -> dict:
     return {
-        "id": f"orgmem_{uuid.uuid4().hex[:10]}", "object": "organization_membership", "role": role,
+        "id": f"orgmem_{uuid.uuid4().hex[:10]}",
+        "object": "organization_membership",
+        "role": role,
         "organization": {"id": org_id, "name": "Sheriff", "slug": "sheriff"},
-        "public_user_data": {"user_id": user_id, "first_name": first, "last_name": last,
-                             "identifier": email or f"{user_id}@example.com"},
-        "created_at": 1_000, "updated_at": updated_at,
+        "public_user_data": {
+            "user_id": user_id,
+            "first_name": first,
+            "last_name": last,
+            "identifier": email or f"{user_id}@example.com",
+        },
+        "created_at": 1_000,
+        "updated_at": updated_at,
     }
 
 
 def user(user_id: str, email: str, first: str, last: str, *, updated_at: int = 2_000) -> dict:
     return {
-        "id": user_id, "object": "user", "first_name": first, "last_name": last,
+        "id": user_id,
+        "object": "user",
+        "first_name": first,
+        "last_name": last,
         "primary_email_address_id": "idn_2",
-        "email_addresses": [{"id": "idn_1", "email_address": "old@example.com"}, {"id": "idn_2", "email_address": email}],
-        "created_at": 1_000, "updated_at": updated_at,
+        "email_addresses": [
+            {"id": "idn_1", "email_address": "old@example.com"},
+            {"id": "idn_2", "email_address": email},
+        ],
+        "created_at": 1_000,
+        "updated_at": updated_at,
     }
 
 
@@ -61,10 +95,10 @@ async def test_bad_signatures_are_400_and_write_nothing(deliver, client, gateway
     svix_id = f"msg_{uuid.uuid4().hex}"
     old = datetime.now(UTC) - timedelta(minutes=10)
     cases = [
-        dict(secret="whsec_" + "A" * 32),               # another secret
-        dict(at=old),                                    # stale timestamp, correctly signed
+        dict(secret="whsec_" + "A" * 32),  # another secret
+        dict(at=old),  # stale timestamp, correctly signed
         dict(at=datetime.now(UTC) + timedelta(minutes=10)),  # from the future
-        dict(signature="v1,!!!not-base64!!!"),           # malformed signature
+        dict(signature="v1,!!!not-base64!!!"),  # malformed signature
         dict(signature="garbage"),
     ]
     for case in cases:
@@ -86,7 +120,9 @@ async def test_membership_and_user_sync_with_events(deliver, client, event_tap, 
     other_org = f"org_{uuid.uuid4().hex[:12]}"
     async with event_tap("identity") as tap:
         # the membership arrives before the user (Svix does not promise order)
-        assert (await deliver("organizationMembership.created", membership(org_id, uid, email="pat@old.test"))).status_code == 200
+        assert (
+            await deliver("organizationMembership.created", membership(org_id, uid, email="pat@old.test"))
+        ).status_code == 200
         [row] = await users_of(client, org_id)
         assert row == {"id": uid, "email": "pat@old.test", "first_name": "Pat", "last_name": "Doe", "roles": ["user"]}
         # then the user: its primary email wins
@@ -122,9 +158,16 @@ async def test_membership_and_user_sync_with_events(deliver, client, event_tap, 
         ("identity.membership.updated", True),
         ("identity.membership.deleted", False),
     ], types
-    envelope, headers, key = found[-2]
-    assert envelope.data["member"] == {"user_id": uid, "org_id": org_id, "email": "pat@new.test", "first_name": "Patricia",
-                                       "last_name": "Smith", "roles": ["admin"], "clerk_role": "org:admin"}
+    envelope, _headers, key = found[-2]
+    assert envelope.data["member"] == {
+        "user_id": uid,
+        "org_id": org_id,
+        "email": "pat@new.test",
+        "first_name": "Patricia",
+        "last_name": "Smith",
+        "roles": ["admin"],
+        "clerk_role": "org:admin",
+    }
     assert key == uid.encode() and envelope.actor == "system:clerk" and envelope.subject == uid
 
 
@@ -158,8 +201,15 @@ async def test_a_redelivery_changes_nothing(deliver, client, event_tap, org_id):
 
 async def test_organization_events(deliver, client, event_tap, org_id):
     uid = f"user_{uuid.uuid4().hex[:8]}"
-    org = {"id": org_id, "object": "organization", "name": "Sheriff's Office", "slug": "sheriff", "created_by": uid,
-           "created_at": 1, "updated_at": 1}
+    org = {
+        "id": org_id,
+        "object": "organization",
+        "name": "Sheriff's Office",
+        "slug": "sheriff",
+        "created_by": uid,
+        "created_at": 1,
+        "updated_at": 1,
+    }
     async with event_tap("identity") as tap:
         await deliver("organization.created", org)
         await deliver("organizationMembership.created", membership(org_id, uid, "org:admin"))
@@ -169,22 +219,31 @@ async def test_organization_events(deliver, client, event_tap, org_id):
     # Kafka orders per key: the org's own events (keyed by the org) in order, the member's beside them
     types = [e.type for e, _, _ in found]
     assert [t for t in types if t.startswith("identity.organization.")] == [
-        "identity.organization.created", "identity.organization.updated", "identity.organization.deleted",
+        "identity.organization.created",
+        "identity.organization.updated",
+        "identity.organization.deleted",
     ]
     assert "identity.membership.created" in types
     found = [f for f in found if f[0].type.startswith("identity.organization.")]
-    assert found[0][0].data == {"organization": {"org_id": org_id, "name": "Sheriff's Office", "slug": "sheriff",
-                                                 "created_by": uid}}
+    assert found[0][0].data == {
+        "organization": {"org_id": org_id, "name": "Sheriff's Office", "slug": "sheriff", "created_by": uid}
+    }
     assert found[1][0].data["organization"]["name"] == "County Sheriff"
     assert await users_of(client, org_id) == []
 
 
 async def test_users_list_is_scoped_filtered_and_paged(deliver, client, org_id):
-    names = [("Ann", "Zed", "org:admin"), ("Bob", "Young", "org:reviewer"), ("Cid", "Xu", "org:member"),
-             ("Dee", "Xu", "org:reviewer")]
+    names = [
+        ("Ann", "Zed", "org:admin"),
+        ("Bob", "Young", "org:reviewer"),
+        ("Cid", "Xu", "org:member"),
+        ("Dee", "Xu", "org:reviewer"),
+    ]
     for first, last, role in names:
-        await deliver("organizationMembership.created",
-                      membership(org_id, f"user_{uuid.uuid4().hex[:8]}", role, first=first, last=last))
+        await deliver(
+            "organizationMembership.created",
+            membership(org_id, f"user_{uuid.uuid4().hex[:8]}", role, first=first, last=last),
+        )
     await deliver("organizationMembership.created", membership(f"org_{uuid.uuid4().hex[:12]}", "user_elsewhere"))
     async with client(role="guest") as c:
         everyone = (await c.get("/v1/users")).json()["items"]
@@ -199,8 +258,16 @@ async def test_users_list_is_scoped_filtered_and_paged(deliver, client, org_id):
         assert_problem(await c.get("/v1/users", params={"limit": 0}), 422)
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"type": "user.created"}', b'{"type": "user.created", "data": {}}',
-                                  b'{"type": "organizationMembership.created", "data": {"role": "org:admin"}}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        b'{"type": "user.created"}',
+        b'{"type": "user.created", "data": {}}',
+        b'{"type": "organizationMembership.created", "data": {"role": "org:admin"}}',
+    ],
+)
 async def test_verified_but_malformed_payloads_are_400(deliver, body):
     assert_problem(await deliver("", {}, body=body), 400)
 
@@ -216,15 +283,22 @@ async def test_a_users_own_profile_outranks_any_membership(deliver, client, org_
     own = user(uid, "pat@byte.test", "Patricia", "Doe")
     del own["updated_at"]
     assert (await deliver("user.created", own)).json() == {"status": "processed"}
-    await deliver("organizationMembership.created", membership(org_id, uid, email="pat-login@sso.test", first="P",
-                                                               last="X"))
+    await deliver(
+        "organizationMembership.created", membership(org_id, uid, email="pat-login@sso.test", first="P", last="X")
+    )
     [row] = await users_of(client, org_id)
     assert (row["email"], row["first_name"], row["last_name"]) == ("pat@byte.test", "Patricia", "Doe")
-    await deliver("organizationMembership.updated", membership(org_id, uid, "org:admin", updated_at=5_000,
-                                                               email="other@sso.test", first="Q", last="Y"))
+    await deliver(
+        "organizationMembership.updated",
+        membership(org_id, uid, "org:admin", updated_at=5_000, email="other@sso.test", first="Q", last="Y"),
+    )
     [row] = await users_of(client, org_id)
     assert (row["email"], row["first_name"], row["last_name"], row["roles"]) == (
-        "pat@byte.test", "Patricia", "Doe", ["admin"])
+        "pat@byte.test",
+        "Patricia",
+        "Doe",
+        ["admin"],
+    )
 
 
 async def test_a_membership_first_then_a_user_without_updated_at_then_another_org(deliver, client, org_id):
@@ -244,21 +318,24 @@ def _nested(depth: int) -> str:
     return "[" * depth + "]" * depth
 
 
-@pytest.mark.parametrize("hostile", [
-    # nested far deeper than the parser goes, and deeper than anything Clerk sends
-    '"role": "org:member", "public_metadata": ' + _nested(100_000),
-    '"role": "org:member", "public_metadata": ' + _nested(200),
-    # NUL and lone surrogates: in a value, a key, deep in metadata nobody reads
-    '"role": "org:member", "x": "\\u0000"',
-    '"role": "org:member", "public_metadata": {"a": [{"\\u0000": 1}]}',
-    '"role": "org:member\\ud800"',
-    '"role": "org:member", "z": "\\udfff\\ud800"',
-    # numbers PostgreSQL cannot hold
-    '"role": "org:member", "updated_at": NaN',
-    '"role": "org:member", "updated_at": 1e400',
-    '"role": "org:member", "updated_at": 100000000000000000000000',
-    '"role": "org:member", "updated_at": true',
-])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        # nested far deeper than the parser goes, and deeper than anything Clerk sends
+        '"role": "org:member", "public_metadata": ' + _nested(100_000),
+        '"role": "org:member", "public_metadata": ' + _nested(200),
+        # NUL and lone surrogates: in a value, a key, deep in metadata nobody reads
+        '"role": "org:member", "x": "\\u0000"',
+        '"role": "org:member", "public_metadata": {"a": [{"\\u0000": 1}]}',
+        '"role": "org:member\\ud800"',
+        '"role": "org:member", "z": "\\udfff\\ud800"',
+        # numbers PostgreSQL cannot hold
+        '"role": "org:member", "updated_at": NaN',
+        '"role": "org:member", "updated_at": 1e400',
+        '"role": "org:member", "updated_at": 100000000000000000000000',
+        '"role": "org:member", "updated_at": true',
+    ],
+)
 async def test_signed_but_hostile_payloads_are_400_and_write_nothing(deliver, client, org_id, hostile):
     uid = f"user_{uuid.uuid4().hex[:8]}"
     parts = {"organization": {"id": org_id}, "public_user_data": {"user_id": uid, "identifier": "pat@example.com"}}

@@ -29,8 +29,9 @@ def client(tasks_service, make_token, org_id) -> Callable[..., httpx.AsyncClient
     """`client()` speaks for an admin of this test's org; `client(user_id=..., roles=[...])` for
     others, `client(org)` for another org."""
 
-    def _client(org: str | None = None, roles=("admin",), user_id: str = "user_admin", service=None,
-                **kwargs: Any) -> httpx.AsyncClient:
+    def _client(
+        org: str | None = None, roles=("admin",), user_id: str = "user_admin", service=None, **kwargs: Any
+    ) -> httpx.AsyncClient:
         token = make_token(org or org_id, user_id=user_id, roles=roles)
         return httpx.AsyncClient(base_url=(service or tasks_service).url, headers={HEADER: token}, timeout=60, **kwargs)
 
@@ -45,8 +46,12 @@ async def publish(stack) -> Callable[[Envelope], Awaitable[None]]:
     await broker.start()
 
     async def _publish(envelope: Envelope) -> None:
-        await broker.publish(envelope.to_bytes(), topic=topic_for(envelope.type), key=envelope.subject.encode(),
-                             headers={"event_type": envelope.type, "event_id": str(envelope.id)})
+        await broker.publish(
+            envelope.to_bytes(),
+            topic=topic_for(envelope.type),
+            key=envelope.subject.encode(),
+            headers={"event_type": envelope.type, "event_id": str(envelope.id)},
+        )
 
     yield _publish
     await broker.stop()
@@ -56,7 +61,9 @@ class Helpers:
     """Plain helpers, as a fixture (tests import nothing from conftest under importlib mode)."""
 
     @staticmethod
-    def event(event_type: str, org_id: str, subject: str, data: BaseModel, actor: str = "system:test", **kw: Any) -> Envelope:
+    def event(
+        event_type: str, org_id: str, subject: str, data: BaseModel, actor: str = "system:test", **kw: Any
+    ) -> Envelope:
         return new_event(event_type, org_id=org_id, subject=subject, actor=actor, data=data, **kw)
 
     # byte_testing's, with the patience the tasks consumers need on a shared test stack

@@ -20,11 +20,18 @@ NOW = datetime.now(UTC)
 async def test_create_get_update_delete(client, h):
     execution, contact = str(uuid.uuid4()), str(uuid.uuid4())
     async with client() as api:
-        created = await api.post("/v1/tasks", json={
-            "title": "  Review application  ", "description": "Check references", "priority": "high",
-            "workflow_execution_id": execution, "contact_id": contact, "due_date": iso(NOW + timedelta(days=2)),
-            "metadata": {"form": "fs-1"},
-        })
+        created = await api.post(
+            "/v1/tasks",
+            json={
+                "title": "  Review application  ",
+                "description": "Check references",
+                "priority": "high",
+                "workflow_execution_id": execution,
+                "contact_id": contact,
+                "due_date": iso(NOW + timedelta(days=2)),
+                "metadata": {"form": "fs-1"},
+            },
+        )
         assert created.status_code == 201, created.text
         task = created.json()
         assert created.headers["location"] == f"/v1/tasks/{task['id']}"
@@ -36,11 +43,18 @@ async def test_create_get_update_delete(client, h):
 
         assert (await api.get(f"/v1/tasks/{task['id']}")).json() == task
 
-        patched = await api.patch(f"/v1/tasks/{task['id']}", json={"title": "Review", "description": None,
-                                                                   "due_date": None, "assigned_role": "hr"})
+        patched = await api.patch(
+            f"/v1/tasks/{task['id']}",
+            json={"title": "Review", "description": None, "due_date": None, "assigned_role": "hr"},
+        )
         assert patched.status_code == 200, patched.text
         body = patched.json()
-        assert (body["title"], body["description"], body["due_date"], body["assigned_role"]) == ("Review", None, None, "hr")
+        assert (body["title"], body["description"], body["due_date"], body["assigned_role"]) == (
+            "Review",
+            None,
+            None,
+            "hr",
+        )
         assert body["priority"] == "high" and body["updated_at"] >= task["updated_at"]
         same = await api.patch(f"/v1/tasks/{task['id']}", json={"title": "Review"})
         assert same.json() == body  # nothing changed: no write, no event
@@ -59,6 +73,7 @@ async def test_new_tasks_land_at_the_bottom_of_todo(client):
 async def test_list_filters(client):
     execution, contact = str(uuid.uuid4()), str(uuid.uuid4())
     async with client() as admin, client(user_id="user_ann", roles=["user"]) as ann:
+
         async def make(title, **fields):
             r = await admin.post("/v1/tasks", json={"title": title, **fields})
             assert r.status_code == 201, r.text
@@ -66,8 +81,12 @@ async def test_list_filters(client):
 
         mine = (await ann.post("/v1/tasks", json={"title": "ann's own", "assigned_to": "user_ann"})).json()
         await make("admin's", assigned_to="user_admin", priority="high", task_type="approval")
-        await make("for reviewers", assigned_role="reviewer", workflow_execution_id=execution,
-                   due_date=iso(NOW - timedelta(days=1)))
+        await make(
+            "for reviewers",
+            assigned_role="reviewer",
+            workflow_execution_id=execution,
+            due_date=iso(NOW - timedelta(days=1)),
+        )
         await make("for hr", assigned_role="hr", contact_id=contact, due_date=iso(NOW + timedelta(days=3)))
         done = await make("done one", assigned_to="user_admin", due_date=iso(NOW - timedelta(days=2)))
         assert (await admin.patch(f"/v1/tasks/{done['id']}/status", json={"status": "done"})).status_code == 200
@@ -99,12 +118,20 @@ async def test_list_filters(client):
 
 
 async def test_available_lists_unclaimed_open_tasks_of_my_roles(client):
-    async with client() as admin, client(user_id="user_rev", roles=["reviewer", "hr"]) as rev, \
-            client(user_id="user_plain", roles=["user"]) as plain:
+    async with (
+        client() as admin,
+        client(user_id="user_rev", roles=["reviewer", "hr"]) as rev,
+        client(user_id="user_plain", roles=["user"]) as plain,
+    ):
         ids = {}
-        for title, fields in [("rev open", {"assigned_role": "reviewer"}), ("hr open", {"assigned_role": "hr"}),
-                              ("manager open", {"assigned_role": "manager"}), ("no role", {}),
-                              ("rev claimed", {"assigned_role": "reviewer"}), ("rev done", {"assigned_role": "reviewer"})]:
+        for title, fields in [
+            ("rev open", {"assigned_role": "reviewer"}),
+            ("hr open", {"assigned_role": "hr"}),
+            ("manager open", {"assigned_role": "manager"}),
+            ("no role", {}),
+            ("rev claimed", {"assigned_role": "reviewer"}),
+            ("rev done", {"assigned_role": "reviewer"}),
+        ]:
             ids[title] = (await admin.post("/v1/tasks", json={"title": title, **fields})).json()["id"]
         assert (await rev.patch(f"/v1/tasks/{ids['rev claimed']}/claim")).status_code == 200
         assert (await admin.patch(f"/v1/tasks/{ids['rev done']}/status", json={"status": "done"})).status_code == 200
@@ -115,8 +142,9 @@ async def test_available_lists_unclaimed_open_tasks_of_my_roles(client):
         assert (await plain.get("/v1/tasks/available")).json()["items"] == []
         page = await rev.get("/v1/tasks/available", params={"limit": 1, "sort": "created_at"})
         assert [t["title"] for t in page.json()["items"]] == ["rev open"]
-        rest = await rev.get("/v1/tasks/available", params={"limit": 1, "sort": "created_at",
-                                                            "cursor": page.json()["next_cursor"]})
+        rest = await rev.get(
+            "/v1/tasks/available", params={"limit": 1, "sort": "created_at", "cursor": page.json()["next_cursor"]}
+        )
         assert [t["title"] for t in rest.json()["items"]] == ["hr open"] and rest.json()["next_cursor"] is None
 
 
@@ -139,8 +167,10 @@ async def test_keyset_pagination_walks_every_row_once_in_order(client, sort):
     assert len(seen) == 15 and len({t["id"] for t in seen}) == 15 and pages == 4
     field = sort.lstrip("-")
     far = "9999-12-31T00:00:00Z"
-    keys = [(datetime.fromisoformat((t[field] or far).replace("Z", "+00:00")) if field != "position" else t[field], t["id"])
-            for t in seen]
+    keys = [
+        (datetime.fromisoformat((t[field] or far).replace("Z", "+00:00")) if field != "position" else t[field], t["id"])
+        for t in seen
+    ]
     assert keys == sorted(keys, reverse=sort.startswith("-"))
 
 
@@ -158,11 +188,21 @@ async def test_bad_cursors_are_a_400(client, h):
         def forge(values, sort="-created_at"):
             return base64.urlsafe_b64encode(json.dumps({"s": sort, "v": values}).encode()).decode().rstrip("=")
 
-        for garbage in ["!!!", "e30", forge([1, 2]), forge(["2026-01-01T00:00:00", str(uuid.uuid4())]),
-                        forge(["yesterday", str(uuid.uuid4())]), forge(["2026-01-01T00:00:00+00:00", "nope"]),
-                        forge(["x", str(uuid.uuid4())], "position"), forge([True, str(uuid.uuid4())], "position"),
-                        forge([1e400, str(uuid.uuid4())], "position"), "x" * 2000]:
-            r = await api.get("/v1/tasks", params={"cursor": garbage, "sort": "position" if "cG9z" in garbage else "-created_at"})
+        for garbage in [
+            "!!!",
+            "e30",
+            forge([1, 2]),
+            forge(["2026-01-01T00:00:00", str(uuid.uuid4())]),
+            forge(["yesterday", str(uuid.uuid4())]),
+            forge(["2026-01-01T00:00:00+00:00", "nope"]),
+            forge(["x", str(uuid.uuid4())], "position"),
+            forge([True, str(uuid.uuid4())], "position"),
+            forge([1e400, str(uuid.uuid4())], "position"),
+            "x" * 2000,
+        ]:
+            r = await api.get(
+                "/v1/tasks", params={"cursor": garbage, "sort": "position" if "cG9z" in garbage else "-created_at"}
+            )
             assert r.status_code in (400, 422), (garbage, r.text)
             assert r.headers["content-type"].startswith("application/problem+json")
         r = await api.get("/v1/tasks/available", params={"cursor": "!!!"})
@@ -212,25 +252,54 @@ async def test_assigning_to_yourself_needs_no_membership_event(client, h):
 async def test_bad_queries_and_bodies_are_4xx(client, h):
     async with client() as api:
         task = (await api.post("/v1/tasks", json={"title": "q"})).json()
-        for params in [{"limit": 0}, {"limit": 10_000}, {"limit": "ten"}, {"sort": "title"}, {"status": "x"},
-                       {"execution": "nope"}, {"contact": "nope"}, {"due_before": "soon"}, {"due_after": "2026-01-01"},
-                       {"overdue": "maybe"}, {"assignee": ""}, {"assignee": "x" * 300}, {"task_type": "x"}]:
+        for params in [
+            {"limit": 0},
+            {"limit": 10_000},
+            {"limit": "ten"},
+            {"sort": "title"},
+            {"status": "x"},
+            {"execution": "nope"},
+            {"contact": "nope"},
+            {"due_before": "soon"},
+            {"due_after": "2026-01-01"},
+            {"overdue": "maybe"},
+            {"assignee": ""},
+            {"assignee": "x" * 300},
+            {"task_type": "x"},
+        ]:
             r = await api.get("/v1/tasks", params=params)
             assert h.is_problem(r, 422), (params, r.text)
         assert h.is_problem(await api.get("/v1/tasks/not-a-uuid"), 404)
         assert h.is_problem(await api.patch("/v1/tasks/not-a-uuid/claim"), 404)
         r = await api.post("/v1/tasks", content=b"{not json", headers={"content-type": "application/json"})
         assert h.is_problem(r, 422)
-        for body in [{"title": None}, {"priority": None}, {"metadata": None}, {"status": "done"}, {"position": 3},
-                     {"org_id": "org_other"}, {"created_by": "someone"}, {"workflow_execution_id": str(uuid.uuid4())}]:
+        for body in [
+            {"title": None},
+            {"priority": None},
+            {"metadata": None},
+            {"status": "done"},
+            {"position": 3},
+            {"org_id": "org_other"},
+            {"created_by": "someone"},
+            {"workflow_execution_id": str(uuid.uuid4())},
+        ]:
             r = await api.patch(f"/v1/tasks/{task['id']}", json=body)
             assert h.is_problem(r, 422), (body, r.text)
-        for path, body in [("status", {"status": "archived"}), ("status", {}), ("move", {"status": "todo", "position": 1}),
-                           ("move", {}), ("reject", {}), ("reject", {"comment": "  "}), ("approve", {"comment": ""}),
-                           ("approve", {"verdict": "yes"})]:
+        for path, body in [
+            ("status", {"status": "archived"}),
+            ("status", {}),
+            ("move", {"status": "todo", "position": 1}),
+            ("move", {}),
+            ("reject", {}),
+            ("reject", {"comment": "  "}),
+            ("approve", {"comment": ""}),
+            ("approve", {"verdict": "yes"}),
+        ]:
             r = await api.patch(f"/v1/tasks/{task['id']}/{path}", json=body)
             assert h.is_problem(r, 422), (path, body, r.text)
-        r = await api.patch(f"/v1/tasks/{task['id']}/approve", content=b"{nope", headers={"content-type": "application/json"})
+        r = await api.patch(
+            f"/v1/tasks/{task['id']}/approve", content=b"{nope", headers={"content-type": "application/json"}
+        )
         assert h.is_problem(r, 422)
         assert h.is_problem(await api.put(f"/v1/tasks/{task['id']}", json={"title": "x"}), 405)
         assert (await api.get(f"/v1/tasks/{task['id']}")).json() == task
@@ -251,10 +320,16 @@ async def test_guests_read_but_change_nothing(client, h):
         assert (await guest.get(f"/v1/tasks/{task['id']}")).status_code == 200
         assert (await guest.get("/v1/tasks")).status_code == 200
         assert h.is_problem(await guest.post("/v1/tasks", json={"title": "x"}), 403)
-        for method, path, body in [("PATCH", "", {"title": "x"}), ("DELETE", "", None), ("PATCH", "/claim", None),
-                                   ("PATCH", "/unclaim", None), ("PATCH", "/status", {"status": "in_progress"}),
-                                   ("PATCH", "/approve", None), ("PATCH", "/reject", {"comment": "no"}),
-                                   ("PATCH", "/move", {"status": "todo"})]:
+        for method, path, body in [
+            ("PATCH", "", {"title": "x"}),
+            ("DELETE", "", None),
+            ("PATCH", "/claim", None),
+            ("PATCH", "/unclaim", None),
+            ("PATCH", "/status", {"status": "in_progress"}),
+            ("PATCH", "/approve", None),
+            ("PATCH", "/reject", {"comment": "no"}),
+            ("PATCH", "/move", {"status": "todo"}),
+        ]:
             r = await guest.request(method, f"/v1/tasks/{task['id']}{path}", json=body)
             assert h.is_problem(r, 403), (path, r.text)
         assert (await admin.get(f"/v1/tasks/{task['id']}")).json() == task

@@ -88,10 +88,17 @@ async def test_an_invalid_body_is_a_422_naming_the_field(client, body, field):
         assert_invalid(await api.post("/v1/tasks", json=body), field, "body")
 
 
-@pytest.mark.parametrize("params,field", [
-    ({"limit": 0}, "limit"), ({"sort": "title"}, "sort"), ({"status": "x"}, "status.0"),
-    ({"execution": "nope"}, "execution"), ({"due_after": "2026-01-01"}, "due_after"), ({"overdue": "maybe"}, "overdue"),
-])
+@pytest.mark.parametrize(
+    "params,field",
+    [
+        ({"limit": 0}, "limit"),
+        ({"sort": "title"}, "sort"),
+        ({"status": "x"}, "status.0"),
+        ({"execution": "nope"}, "execution"),
+        ({"due_after": "2026-01-01"}, "due_after"),
+        ({"overdue": "maybe"}, "overdue"),
+    ],
+)
 async def test_an_invalid_query_is_a_422_naming_the_parameter(client, params, field):
     async with client() as api:
         assert_invalid(await api.get("/v1/tasks", params=params), field, "query")
@@ -108,8 +115,11 @@ async def test_invalid_actions_are_422s_before_any_row_is_read(client):
         both = {"status": "todo", "after_id": str(uuid.uuid4()), "before_id": str(uuid.uuid4())}
         assert_problem(await api.patch(f"/v1/tasks/{task}/move", json=both), 422, contains="not both")
         # a rule of the command, checked by the handler before its unit of work opens
-        assert_invalid(await api.patch(f"/v1/tasks/{task}/status", json={"status": "in_progress", "comment": "why"}),
-                       "comment", "body")
+        assert_invalid(
+            await api.patch(f"/v1/tasks/{task}/status", json={"status": "in_progress", "comment": "why"}),
+            "comment",
+            "body",
+        )
 
 
 async def test_unknown_routes_and_methods_are_problems(client):
@@ -121,8 +131,14 @@ async def test_unknown_routes_and_methods_are_problems(client):
 async def test_the_openapi_document_builds(client):
     async with client(roles=None) as anyone:
         doc = (await anyone.get("/openapi.json")).json()
-    assert {"/v1/tasks", "/v1/tasks/available", "/v1/tasks/{task_id}", "/v1/tasks/{task_id}/claim",
-            "/v1/tasks/{task_id}/approve", "/v1/tasks/{task_id}/move"} <= doc["paths"].keys()
+    assert {
+        "/v1/tasks",
+        "/v1/tasks/available",
+        "/v1/tasks/{task_id}",
+        "/v1/tasks/{task_id}/claim",
+        "/v1/tasks/{task_id}/approve",
+        "/v1/tasks/{task_id}/move",
+    } <= doc["paths"].keys()
     approve = doc["paths"]["/v1/tasks/{task_id}/approve"]["patch"]
     assert "requestBody" in approve  # declared by hand: the body is optional and parsed in the route
     assert {"TaskCreate", "TaskPublic", "TaskPage"} <= doc["components"]["schemas"].keys()

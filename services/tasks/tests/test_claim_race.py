@@ -11,19 +11,24 @@ CLAIMERS = 200
 ROUNDS = 20
 
 
-async def test_two_hundred_concurrent_claims_have_exactly_one_winner(tasks_service, client, make_token, org_id, event_tap):
+async def test_two_hundred_concurrent_claims_have_exactly_one_winner(
+    tasks_service, client, make_token, org_id, event_tap
+):
     tokens = [make_token(org_id, user_id=f"user_{i:03d}", roles=["reviewer"]) for i in range(CLAIMERS)]
     # Idle connections are dropped well before uvicorn's 5 s keep-alive timeout, so a claim never
     # goes out on a connection the server is closing at that instant (a client-side ReadError).
     limits = httpx.Limits(max_connections=CLAIMERS, max_keepalive_connections=CLAIMERS, keepalive_expiry=1.0)
     winners = {}
-    async with event_tap(topics.TASKS) as tap, client() as admin, \
-            httpx.AsyncClient(base_url=tasks_service.url, timeout=120, limits=limits) as http:
+    async with (
+        event_tap(topics.TASKS) as tap,
+        client() as admin,
+        httpx.AsyncClient(base_url=tasks_service.url, timeout=120, limits=limits) as http,
+    ):
         for round_ in range(ROUNDS):
             task = (await admin.post("/v1/tasks", json={"title": f"Race {round_}", "assigned_role": "reviewer"})).json()
             start = asyncio.Event()
 
-            async def claim(token: str) -> httpx.Response:
+            async def claim(token: str, task: dict = task, start: asyncio.Event = start) -> httpx.Response:
                 await start.wait()
                 return await http.patch(f"/v1/tasks/{task['id']}/claim", headers={HEADER: token})
 
@@ -46,7 +51,8 @@ async def test_two_hundred_concurrent_claims_have_exactly_one_winner(tasks_servi
             assert stored["assigned_to"] == winner
             winners[task["id"]] = winner
 
-        claimed = await tap.collect(lambda e: e.org_id == org_id and e.type == "task.claimed",
-                                    count=ROUNDS, settle=2, timeout=60)
+        claimed = await tap.collect(
+            lambda e: e.org_id == org_id and e.type == "task.claimed", count=ROUNDS, settle=2, timeout=60
+        )
     assert {e.subject: e.data["claimed_by"] for e, _, _ in claimed} == winners
     assert len(claimed) == ROUNDS

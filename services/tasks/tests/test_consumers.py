@@ -16,29 +16,55 @@ def request(execution: uuid.UUID, step: str, **fields) -> TaskRequested:
 async def test_a_redelivered_or_retried_request_creates_one_task(client, publish, event_tap, org_id, h):
     execution, contact = uuid.uuid4(), uuid.uuid4()
     asked_at = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-    first = h.event("workflow.task_requested", org_id, str(execution), request(
-        execution, "review", contact_id=contact, description="Check the file", assigned_role="reviewer",
-        priority="high", due_in_seconds=86400, metadata={"phase": "screening"},
-    ), actor="system:worker", occurred_at=asked_at)
+    first = h.event(
+        "workflow.task_requested",
+        org_id,
+        str(execution),
+        request(
+            execution,
+            "review",
+            contact_id=contact,
+            description="Check the file",
+            assigned_role="reviewer",
+            priority="high",
+            due_in_seconds=86400,
+            metadata={"phase": "screening"},
+        ),
+        actor="system:worker",
+        occurred_at=asked_at,
+    )
     # the same step asked again under another envelope id (a retried activity without a fixed id)
-    retried = h.event("workflow.task_requested", org_id, str(execution), request(execution, "review", title="Other"),
-                      actor="system:worker")
-    sentinel = h.event("workflow.task_requested", org_id, str(execution), request(execution, "approve",
-                       title="Manager approval", task_type="approval", assigned_role="manager"), actor="system:worker")
+    retried = h.event(
+        "workflow.task_requested",
+        org_id,
+        str(execution),
+        request(execution, "review", title="Other"),
+        actor="system:worker",
+    )
+    sentinel = h.event(
+        "workflow.task_requested",
+        org_id,
+        str(execution),
+        request(execution, "approve", title="Manager approval", task_type="approval", assigned_role="manager"),
+        actor="system:worker",
+    )
     async with event_tap(topics.TASKS) as tap, client() as api:
         for envelope in (first, first, retried, first, sentinel):
             await publish(envelope)
 
         async def both_steps():
-            items = (await api.get("/v1/tasks", params={"execution": str(execution), "sort": "created_at"})).json()["items"]
+            items = (await api.get("/v1/tasks", params={"execution": str(execution), "sort": "created_at"})).json()[
+                "items"
+            ]
             return items if any(t["created_by_step_id"] == "approve" for t in items) else None
 
         items = await h.eventually(both_steps)  # same key, same partition: everything before it was handled
         # Only this process's tasks: other tasks processes on the shared broker (other sessions,
         # their own databases and consumer groups) take in the same requests and emit their own.
         ours = {t["id"] for t in items}
-        created = await tap.collect(lambda e: e.org_id == org_id and e.type == "task.created" and e.subject in ours,
-                                    count=2, settle=2)
+        created = await tap.collect(
+            lambda e: e.org_id == org_id and e.type == "task.created" and e.subject in ours, count=2, settle=2
+        )
 
     assert [t["created_by_step_id"] for t in items] == ["review", "approve"]
     review = items[0]
@@ -55,20 +81,36 @@ async def test_a_redelivered_or_retried_request_creates_one_task(client, publish
 
 async def test_a_request_naming_a_stranger_leaves_the_task_unassigned(client, publish, org_id, h):
     execution = uuid.uuid4()
-    await publish(h.event("identity.membership.created", org_id, "user_known",
-                          MembershipCreated(member=Member(user_id="user_known", org_id=org_id, roles=["hr"]))))
+    await publish(
+        h.event(
+            "identity.membership.created",
+            org_id,
+            "user_known",
+            MembershipCreated(member=Member(user_id="user_known", org_id=org_id, roles=["hr"])),
+        )
+    )
     async with client() as api:
+
         async def known_is_member():
             r = await api.post("/v1/tasks", json={"title": "probe", "assigned_to": "user_known"})
             return r.status_code == 201
 
         await h.eventually(known_is_member)
         for step, user in [("s1", "user_known"), ("s2", "user_stranger")]:
-            await publish(h.event("workflow.task_requested", org_id, str(execution),
-                                  request(execution, step, assigned_to=user), actor="system:worker"))
+            await publish(
+                h.event(
+                    "workflow.task_requested",
+                    org_id,
+                    str(execution),
+                    request(execution, step, assigned_to=user),
+                    actor="system:worker",
+                )
+            )
 
         async def two():
-            items = (await api.get("/v1/tasks", params={"execution": str(execution), "sort": "created_at"})).json()["items"]
+            items = (await api.get("/v1/tasks", params={"execution": str(execution), "sort": "created_at"})).json()[
+                "items"
+            ]
             return items if len(items) == 2 else None
 
         known, stranger = await h.eventually(two)
@@ -76,14 +118,20 @@ async def test_a_request_naming_a_stranger_leaves_the_task_unassigned(client, pu
     assert stranger["assigned_to"] is None and stranger["metadata"] == {"unresolved_assignee": "user_stranger"}
 
 
-async def test_a_request_that_cannot_be_a_task_is_dead_lettered_and_creates_nothing(client, publish, event_tap, org_id, h):
+async def test_a_request_that_cannot_be_a_task_is_dead_lettered_and_creates_nothing(
+    client, publish, event_tap, org_id, h
+):
     execution = uuid.uuid4()
-    poison = h.event("workflow.task_requested", org_id, str(execution), request(execution, "bad", title="   "),
-                     actor="system:worker")
+    poison = h.event(
+        "workflow.task_requested", org_id, str(execution), request(execution, "bad", title="   "), actor="system:worker"
+    )
     async with event_tap(topics.dead_letter(topics.WORKFLOW)) as dlq, client() as api:
         await publish(poison)
-        await publish(h.event("workflow.task_requested", org_id, str(execution), request(execution, "good"),
-                              actor="system:worker"))
+        await publish(
+            h.event(
+                "workflow.task_requested", org_id, str(execution), request(execution, "good"), actor="system:worker"
+            )
+        )
 
         async def dead():
             records = await dlq.records(count=1, timeout=1)
@@ -106,8 +154,17 @@ async def test_membership_events_drive_who_may_be_assigned(client, publish, even
         refused = await api.post("/v1/tasks", json={"title": "for dana", "assigned_to": user})
         assert h.is_problem(refused, 422) and refused.json()["errors"][0]["field"] == "assigned_to"
 
-        await publish(h.event("identity.membership.created", org_id, user, MembershipCreated(
-            member=Member(user_id=user, org_id=org_id, roles=["reviewer"], email="dana@example.com")), occurred_at=t0))
+        await publish(
+            h.event(
+                "identity.membership.created",
+                org_id,
+                user,
+                MembershipCreated(
+                    member=Member(user_id=user, org_id=org_id, roles=["reviewer"], email="dana@example.com")
+                ),
+                occurred_at=t0,
+            )
+        )
 
         async def assignable():
             r = await api.post("/v1/tasks", json={"title": "for dana", "assigned_to": user})
@@ -120,8 +177,15 @@ async def test_membership_events_drive_who_may_be_assigned(client, publish, even
         finished = (await api.patch(f"/v1/tasks/{finished['id']}/status", json={"status": "done"})).json()
 
         # removed from the org: can no longer be assigned; open tasks go back to the pool
-        await publish(h.event("identity.membership.deleted", org_id, user, MembershipDeleted(user_id=user),
-                              occurred_at=t0 + timedelta(seconds=10)))
+        await publish(
+            h.event(
+                "identity.membership.deleted",
+                org_id,
+                user,
+                MembershipDeleted(user_id=user),
+                occurred_at=t0 + timedelta(seconds=10),
+            )
+        )
 
         async def released():
             items = (await api.get("/v1/tasks", params={"assignee": user, "status": ["todo", "in_progress"]})).json()
@@ -138,10 +202,24 @@ async def test_membership_events_drive_who_may_be_assigned(client, publish, even
         assert h.is_problem(await api.post("/v1/tasks", json={"title": "x", "assigned_to": user}), 422)
 
         # a late, older update does not bring them back; a sentinel on the same key shows it was handled
-        await publish(h.event("identity.user.updated", org_id, user, UserUpdated(
-            member=Member(user_id=user, org_id=org_id, roles=["reviewer"])), occurred_at=t0 + timedelta(seconds=5)))
-        await publish(h.event("identity.membership.created", org_id, user, MembershipCreated(
-            member=Member(user_id="user_sentinel", org_id=org_id)), occurred_at=t0 + timedelta(seconds=20)))
+        await publish(
+            h.event(
+                "identity.user.updated",
+                org_id,
+                user,
+                UserUpdated(member=Member(user_id=user, org_id=org_id, roles=["reviewer"])),
+                occurred_at=t0 + timedelta(seconds=5),
+            )
+        )
+        await publish(
+            h.event(
+                "identity.membership.created",
+                org_id,
+                user,
+                MembershipCreated(member=Member(user_id="user_sentinel", org_id=org_id)),
+                occurred_at=t0 + timedelta(seconds=20),
+            )
+        )
 
         async def sentinel_known():
             r = await api.post("/v1/tasks", json={"title": "s", "assigned_to": "user_sentinel"})
@@ -151,6 +229,13 @@ async def test_membership_events_drive_who_may_be_assigned(client, publish, even
         assert h.is_problem(await api.post("/v1/tasks", json={"title": "x", "assigned_to": user}), 422)
 
         # re-invited later: assignable again
-        await publish(h.event("identity.membership.created", org_id, user, MembershipCreated(
-            member=Member(user_id=user, org_id=org_id, roles=["hr"])), occurred_at=t0 + timedelta(seconds=30)))
+        await publish(
+            h.event(
+                "identity.membership.created",
+                org_id,
+                user,
+                MembershipCreated(member=Member(user_id=user, org_id=org_id, roles=["hr"])),
+                occurred_at=t0 + timedelta(seconds=30),
+            )
+        )
         await h.eventually(assignable)

@@ -21,9 +21,13 @@ def in_org(org_id):
 async def test_every_change_emits_its_event(client, event_tap, org_id):
     execution = uuid.uuid4()
     async with event_tap(topics.TASKS) as tap, client() as admin, client(user_id="user_ann", roles=["reviewer"]) as ann:
-        task = (await admin.post("/v1/tasks", json={"title": "Ev", "assigned_role": "reviewer",
-                                                    "workflow_execution_id": str(execution)},
-                                 headers={"X-Request-ID": "corr-tasks-1"})).json()
+        task = (
+            await admin.post(
+                "/v1/tasks",
+                json={"title": "Ev", "assigned_role": "reviewer", "workflow_execution_id": str(execution)},
+                headers={"X-Request-ID": "corr-tasks-1"},
+            )
+        ).json()
         tid = task["id"]
         await admin.patch(f"/v1/tasks/{tid}", json={"priority": "high"})
         await admin.patch(f"/v1/tasks/{tid}", json={"priority": "high"})  # no change, no event
@@ -37,8 +41,18 @@ async def test_every_change_emits_its_event(client, event_tap, org_id):
         events = await tap.collect(in_org(org_id), count=11, settle=2)
 
     types = [e.type for e, _, _ in events]
-    assert types == ["task.created", "task.updated", "task.claimed", "task.status_changed", "task.status_changed",
-                     "task.unclaimed", "task.claimed", "task.status_changed", "task.completed", "task.deleted"], types
+    assert types == [
+        "task.created",
+        "task.updated",
+        "task.claimed",
+        "task.status_changed",
+        "task.status_changed",
+        "task.unclaimed",
+        "task.claimed",
+        "task.status_changed",
+        "task.completed",
+        "task.deleted",
+    ], types
     for envelope, headers, key in events:
         assert isinstance(envelope, Envelope)
         assert key == tid.encode() and envelope.subject == tid
@@ -67,8 +81,11 @@ async def test_every_change_emits_its_event(client, event_tap, org_id):
 async def test_approval_outcomes_reach_the_worker_and_standalone_tasks_carry_no_execution(client, event_tap, org_id):
     execution = uuid.uuid4()
     async with event_tap(topics.TASKS) as tap, client() as admin:
-        linked = (await admin.post("/v1/tasks", json={"title": "Approve", "task_type": "approval",
-                                                      "workflow_execution_id": str(execution)})).json()
+        linked = (
+            await admin.post(
+                "/v1/tasks", json={"title": "Approve", "task_type": "approval", "workflow_execution_id": str(execution)}
+            )
+        ).json()
         alone = (await admin.post("/v1/tasks", json={"title": "Alone", "task_type": "approval"})).json()
         await admin.patch(f"/v1/tasks/{linked['id']}/reject", json={"comment": "not eligible"})
         await admin.patch(f"/v1/tasks/{alone['id']}/approve")
@@ -76,7 +93,11 @@ async def test_approval_outcomes_reach_the_worker_and_standalone_tasks_carry_no_
     by_task = {e.subject: TaskCompleted.model_validate(e.data) for e, _, _ in events}
     assert len(events) == 2
     rejected, approved = by_task[linked["id"]], by_task[alone["id"]]
-    assert (rejected.outcome, rejected.comment, rejected.workflow_execution_id) == ("rejected", "not eligible", execution)
+    assert (rejected.outcome, rejected.comment, rejected.workflow_execution_id) == (
+        "rejected",
+        "not eligible",
+        execution,
+    )
     assert (approved.outcome, approved.workflow_execution_id, approved.created_by_step_id) == ("approved", None, None)
 
 

@@ -27,9 +27,17 @@ from byte_testing.hostile import (
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-TEXT_FIELDS = ["title", "description", "assigned_to", "assigned_role", "task_type", "priority",
-               "workflow_execution_id", "contact_id"]
-FIELDS = TEXT_FIELDS + ["due_date", "metadata", "status", "position", "outcome"]
+TEXT_FIELDS = [
+    "title",
+    "description",
+    "assigned_to",
+    "assigned_role",
+    "task_type",
+    "priority",
+    "workflow_execution_id",
+    "contact_id",
+]
+FIELDS = [*TEXT_FIELDS, "due_date", "metadata", "status", "position", "outcome"]
 REQUIRED = ["title", "priority", "metadata"]
 SORTS = ["created_at", "-created_at", "updated_at", "-updated_at", "due_date", "-due_date", "position", "-position"]
 # Each action's valid body, and the fields it reads.
@@ -45,8 +53,11 @@ ME = "user_admin"
 @pytest.fixture
 def api(tasks_service, make_token, org_id):
     """An admin of a fresh org; one org serves every example of a test."""
-    with httpx.Client(base_url=tasks_service.url, timeout=30,
-                      headers={HEADER: make_token(org_id, user_id=ME, roles=("admin",), ttl=3600)}) as client:
+    with httpx.Client(
+        base_url=tasks_service.url,
+        timeout=30,
+        headers={HEADER: make_token(org_id, user_id=ME, roles=("admin",), ttl=3600)},
+    ) as client:
         yield client
 
 
@@ -64,8 +75,16 @@ def the_task(api: httpx.Client) -> dict[str, Any]:
     """The org's first task (an approval task, so every action applies), made on the first example."""
     if tasks := all_tasks(api):
         return tasks[0]
-    r = api.post("/v1/tasks", json={"title": "Review", "task_type": "approval", "assigned_to": ME,
-                                    "metadata": {"form": "fs-1"}, "due_date": "2026-03-01T09:00:00Z"})
+    r = api.post(
+        "/v1/tasks",
+        json={
+            "title": "Review",
+            "task_type": "approval",
+            "assigned_to": ME,
+            "metadata": {"form": "fs-1"},
+            "due_date": "2026-03-01T09:00:00Z",
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -105,6 +124,7 @@ def random_body(base: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
 
 
 # --- writes ------------------------------------------------------------------------------------
+
 
 @HOSTILE
 @given(case=poisoned({"title": "Review"}))
@@ -165,10 +185,24 @@ def test_random_updates_and_actions_are_answered_and_change_only_when_accepted(a
 
 # --- paths -------------------------------------------------------------------------------------
 
+
 @HOSTILE
-@given(segment=any_text(), route=st.sampled_from([
-    ("GET", ""), ("PATCH", ""), ("DELETE", ""), ("PATCH", "/claim"), ("PATCH", "/unclaim"), ("PATCH", "/status"),
-    ("PATCH", "/approve"), ("PATCH", "/reject"), ("PATCH", "/move")]))
+@given(
+    segment=any_text(),
+    route=st.sampled_from(
+        [
+            ("GET", ""),
+            ("PATCH", ""),
+            ("DELETE", ""),
+            ("PATCH", "/claim"),
+            ("PATCH", "/unclaim"),
+            ("PATCH", "/status"),
+            ("PATCH", "/approve"),
+            ("PATCH", "/reject"),
+            ("PATCH", "/move"),
+        ]
+    ),
+)
 @example(segment="\x00", route=("PATCH", "/claim"))
 @example(segment="K\x0c", route=("GET", ""))
 @example(segment="a b", route=("DELETE", ""))
@@ -188,15 +222,34 @@ def test_the_path_characters_of_the_issue_are_problems(api):
 
 # --- lists -------------------------------------------------------------------------------------
 
-LIST_PARAMS = ["assignee", "status", "role", "execution", "contact", "task_type", "priority", "due_before",
-               "due_after", "overdue", "sort", "limit", "cursor"]
-QUERY_VALUES = (any_text() | NOT_A_DATE.map(str) | st.sampled_from(SORTS + ["me", "none", "todo", "true"])
-                | forged_cursor(st.sampled_from(SORTS)))
+LIST_PARAMS = [
+    "assignee",
+    "status",
+    "role",
+    "execution",
+    "contact",
+    "task_type",
+    "priority",
+    "due_before",
+    "due_after",
+    "overdue",
+    "sort",
+    "limit",
+    "cursor",
+]
+QUERY_VALUES = (
+    any_text()
+    | NOT_A_DATE.map(str)
+    | st.sampled_from([*SORTS, "me", "none", "todo", "true"])
+    | forged_cursor(st.sampled_from(SORTS))
+)
 
 
 @HOSTILE
-@given(params=st.lists(st.tuples(st.sampled_from(LIST_PARAMS) | any_text(8), QUERY_VALUES), max_size=4),
-       path=st.sampled_from(["/v1/tasks", "/v1/tasks/available"]))
+@given(
+    params=st.lists(st.tuples(st.sampled_from(LIST_PARAMS) | any_text(8), QUERY_VALUES), max_size=4),
+    path=st.sampled_from(["/v1/tasks", "/v1/tasks/available"]),
+)
 @example(params=[("assignee", "a\x00")], path="/v1/tasks")
 @example(params=[("due_before", "12")], path="/v1/tasks")
 @example(params=[("role", "\x00")], path="/v1/tasks/available")
@@ -211,8 +264,11 @@ def test_dates_in_queries_are_iso_8601_with_a_zone(api):
 
 
 @HOSTILE
-@given(sort=st.sampled_from(SORTS), value=NON_FINITE | unstorable_text() | st.just(1e308),
-       path=st.sampled_from(["/v1/tasks", "/v1/tasks/available"]))
+@given(
+    sort=st.sampled_from(SORTS),
+    value=NON_FINITE | unstorable_text() | st.just(1e308),
+    path=st.sampled_from(["/v1/tasks", "/v1/tasks/available"]),
+)
 @example(sort="position", value=float("nan"), path="/v1/tasks")
 @example(sort="-position", value=float("inf"), path="/v1/tasks/available")
 def test_forged_cursors_with_values_no_cursor_holds_are_bad_cursors(api, sort, value, path):

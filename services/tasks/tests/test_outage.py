@@ -4,6 +4,7 @@ requests, and after recovery every requested task exists exactly once and events
 The service's log keeps the request ids and holds the flood of identical warnings back."""
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -36,8 +37,9 @@ async def start_at_the_end(bootstrap: str, topic: str, group: str) -> None:
         await consumer.stop()
 
 
-async def test_a_database_restart_under_load(own_postgres, start_service, publish, event_tap, make_token, org_id, h,
-                                              stack):
+async def test_a_database_restart_under_load(
+    own_postgres, start_service, publish, event_tap, make_token, org_id, h, stack
+):
     pg = own_postgres()
     group = f"tasks-outage-{uuid.uuid4().hex[:8]}"
     for topic in (topics.WORKFLOW, topics.IDENTITY):
@@ -60,8 +62,9 @@ async def test_a_database_restart_under_load(own_postgres, start_service, publis
                     if n % 2:
                         r = await api.get("/v1/tasks", params={"limit": 5}, headers={"X-Request-ID": request_id})
                     else:
-                        r = await api.post("/v1/tasks", json={"title": f"manual {n}"},
-                                           headers={"X-Request-ID": request_id})
+                        r = await api.post(
+                            "/v1/tasks", json={"title": f"manual {n}"}, headers={"X-Request-ID": request_id}
+                        )
                     answers.append((request_id, r))
                 except httpx.TransportError as exc:
                     transport_errors.append(exc)
@@ -70,9 +73,15 @@ async def test_a_database_restart_under_load(own_postgres, start_service, publis
     async def request_tasks(phase: str, count: int) -> None:
         for i in range(count):
             step = f"{phase}-{i}"
-            await publish(h.event("workflow.task_requested", org_id, str(execution),
-                                  TaskRequested(execution_id=execution, step_id=step, title=f"Step {step}"),
-                                  actor="system:worker"))
+            await publish(
+                h.event(
+                    "workflow.task_requested",
+                    org_id,
+                    str(execution),
+                    TaskRequested(execution_id=execution, step_id=step, title=f"Step {step}"),
+                    actor="system:worker",
+                )
+            )
             requested.append(step)
             await asyncio.sleep(0.05)
 
@@ -88,6 +97,7 @@ async def test_a_database_restart_under_load(own_postgres, start_service, publis
             await request_tasks("after", 10)
 
             async with httpx.AsyncClient(base_url=service.url, headers={HEADER: make_token(org_id)}) as api:
+
                 async def all_created():
                     r = await api.get("/v1/tasks", params={"execution": str(execution), "limit": 100})
                     items = r.json()["items"] if r.status_code == 200 else []
@@ -128,10 +138,8 @@ async def test_a_database_restart_under_load(own_postgres, start_service, publis
     def lines() -> list[dict]:
         out = []
         for raw in service.log_path.read_text().splitlines():
-            try:
+            with contextlib.suppress(ValueError):  # not every line is the service's JSON (pytest markers)
                 out.append(json.loads(raw))
-            except ValueError:  # not every line of the file is the service's JSON (pytest markers)
-                pass
         return [x for x in out if x.get("logger") == "byte_platform.http"]
 
     async def flood_summarised():

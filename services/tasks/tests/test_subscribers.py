@@ -44,15 +44,23 @@ async def deliver(broker, *envelopes: Envelope) -> None:
 
 
 def event(event_type: str, org_id: str, subject: str, data, actor: str = "system:gateway") -> Envelope:
-    return new_event(event_type, org_id=org_id, subject=subject, actor=actor, data=data, occurred_at=AT,
-                     correlation_id=f"corr-{uuid.uuid4().hex[:6]}")
+    return new_event(
+        event_type,
+        org_id=org_id,
+        subject=subject,
+        actor=actor,
+        data=data,
+        occurred_at=AT,
+        correlation_id=f"corr-{uuid.uuid4().hex[:6]}",
+    )
 
 
 async def test_a_task_request_becomes_a_create_requested_command(wiring, org_id):
     broker, handlers, parked = wiring
     execution = uuid.uuid4()
-    request = TaskRequested(execution_id=execution, step_id="review", title="Review", assigned_role="reviewer",
-                            due_in_seconds=3600)
+    request = TaskRequested(
+        execution_id=execution, step_id="review", title="Review", assigned_role="reviewer", due_in_seconds=3600
+    )
     asked = event("workflow.task_requested", org_id, str(execution), request, actor="system:worker")
     await deliver(broker, asked)
 
@@ -66,8 +74,14 @@ async def test_a_task_request_becomes_a_create_requested_command(wiring, org_id)
 
 async def test_identity_events_keep_the_members_projection(wiring, org_id):
     broker, handlers, _ = wiring
-    dana = Member(user_id="user_dana", org_id=org_id, roles=["reviewer"], email="dana@example.com", first_name="Dana",
-                  last_name="Diaz")
+    dana = Member(
+        user_id="user_dana",
+        org_id=org_id,
+        roles=["reviewer"],
+        email="dana@example.com",
+        first_name="Dana",
+        last_name="Diaz",
+    )
     events = [
         event("identity.membership.created", org_id, "user_dana", MembershipCreated(member=dana)),
         event("identity.membership.updated", org_id, "user_dana", MembershipUpdated(member=dana)),
@@ -77,12 +91,16 @@ async def test_identity_events_keep_the_members_projection(wiring, org_id):
     ]
     await deliver(broker, *events)
 
-    recorded = RecordMember(user_id="user_dana", roles=["reviewer"], email="dana@example.com", first_name="Dana",
-                            last_name="Diaz", as_of=AT)
+    recorded = RecordMember(
+        user_id="user_dana", roles=["reviewer"], email="dana@example.com", first_name="Dana", last_name="Diaz", as_of=AT
+    )
     removed = RemoveMember(user_id="user_dana", as_of=AT)
     assert [(c.handler, c.command) for c in handlers.calls] == [
-        ("record_member", recorded), ("record_member", recorded), ("record_member", recorded),
-        ("remove_member", removed), ("remove_member", removed),
+        ("record_member", recorded),
+        ("record_member", recorded),
+        ("record_member", recorded),
+        ("remove_member", removed),
+        ("remove_member", removed),
     ]
     for call, cause in zip(handlers.calls, events, strict=True):
         # the projection is the service's own work, done in the event's org because of it
@@ -92,23 +110,42 @@ async def test_identity_events_keep_the_members_projection(wiring, org_id):
 async def test_invalid_payloads_are_dead_lettered_on_their_topic(wiring, org_id):
     broker, handlers, parked = wiring
     execution = str(uuid.uuid4())
-    asked = event("workflow.task_requested", org_id, execution,
-                  TaskRequested(execution_id=uuid.UUID(execution), step_id="s", title="t"))
+    asked = event(
+        "workflow.task_requested",
+        org_id,
+        execution,
+        TaskRequested(execution_id=uuid.UUID(execution), step_id="s", title="t"),
+    )
     no_step = asked.model_copy(update={"data": {"execution_id": execution, "title": "t"}})
-    joined = event("identity.membership.created", org_id, "u", MembershipCreated(member=Member(user_id="u", org_id=org_id)))
+    joined = event(
+        "identity.membership.created", org_id, "u", MembershipCreated(member=Member(user_id="u", org_id=org_id))
+    )
     no_member = joined.model_copy(update={"data": {"user_id": "u"}})
     await deliver(broker, no_step, no_member)
 
     assert handlers.calls == []
     [workflow_letter], [identity_letter] = parked[topics.WORKFLOW], parked[topics.IDENTITY]
     assert workflow_letter.body == no_step.to_bytes() and identity_letter.body == no_member.to_bytes()
-    assert (workflow_letter.headers["dlq_reason"], workflow_letter.headers["dlq_group"]) == ("refused", "tasks.workflow")
-    assert (identity_letter.headers["dlq_reason"], identity_letter.headers["dlq_group"]) == ("refused", "tasks.identity")
+    assert (workflow_letter.headers["dlq_reason"], workflow_letter.headers["dlq_group"]) == (
+        "refused",
+        "tasks.workflow",
+    )
+    assert (identity_letter.headers["dlq_reason"], identity_letter.headers["dlq_group"]) == (
+        "refused",
+        "tasks.identity",
+    )
     assert "step_id" in workflow_letter.headers["dlq_error"] and "member" in identity_letter.headers["dlq_error"]
 
 
 async def test_types_it_does_not_subscribe_to_are_ignored(wiring, org_id):
     broker, handlers, parked = wiring
-    await deliver(broker, event("identity.organization.created", org_id, org_id,
-                                OrganizationCreated(organization=Organization(org_id=org_id, name="Sheriff"))))
+    await deliver(
+        broker,
+        event(
+            "identity.organization.created",
+            org_id,
+            org_id,
+            OrganizationCreated(organization=Organization(org_id=org_id, name="Sheriff")),
+        ),
+    )
     assert handlers.calls == [] and parked == {topics.WORKFLOW: [], topics.IDENTITY: []}

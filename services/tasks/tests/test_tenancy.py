@@ -8,17 +8,24 @@ import sqlalchemy as sa
 from byte_platform.db import Database
 
 ENDPOINTS = [
-    ("GET", "", None), ("PATCH", "", {"title": "Pwned"}), ("DELETE", "", None),
-    ("PATCH", "/status", {"status": "done"}), ("PATCH", "/claim", None), ("PATCH", "/unclaim", None),
-    ("PATCH", "/approve", None), ("PATCH", "/reject", {"comment": "no"}), ("PATCH", "/move", {"status": "in_progress"}),
+    ("GET", "", None),
+    ("PATCH", "", {"title": "Pwned"}),
+    ("DELETE", "", None),
+    ("PATCH", "/status", {"status": "done"}),
+    ("PATCH", "/claim", None),
+    ("PATCH", "/unclaim", None),
+    ("PATCH", "/approve", None),
+    ("PATCH", "/reject", {"comment": "no"}),
+    ("PATCH", "/move", {"status": "in_progress"}),
 ]
 
 
 async def test_another_orgs_task_is_a_404_on_every_endpoint_and_nothing_changes(client, org_id, h):
     other_org = f"org_{uuid.uuid4().hex[:12]}"
     async with client() as mine, client(other_org) as theirs:
-        task = (await mine.post("/v1/tasks", json={"title": "Secret", "task_type": "approval",
-                                                   "assigned_role": "admin"})).json()
+        task = (
+            await mine.post("/v1/tasks", json={"title": "Secret", "task_type": "approval", "assigned_role": "admin"})
+        ).json()
         claimed = (await mine.post("/v1/tasks", json={"title": "Held", "assigned_to": "user_admin"})).json()
         for target in (task, claimed):
             for method, path, body in ENDPOINTS:
@@ -48,8 +55,9 @@ async def test_row_level_security_hides_other_orgs_rows_from_unfiltered_queries(
         everyone = sa.text("SELECT title, org_id FROM tasks WHERE org_id IN (:a, :b)")
         async with db.scoped(org_a) as session:
             rows = (await session.execute(everyone, {"a": org_a, "b": org_b})).all()
-            await session.execute(sa.text(
-                "INSERT INTO members (org_id, user_id, as_of) VALUES (:a, 'u', now())"), {"a": org_a})
+            await session.execute(
+                sa.text("INSERT INTO members (org_id, user_id, as_of) VALUES (:a, 'u', now())"), {"a": org_a}
+            )
         assert [tuple(r) for r in rows] == [("OfA", org_a)]
         async with db.unscoped() as session:
             assert (await session.execute(everyone, {"a": org_a, "b": org_b})).all() == []
@@ -71,7 +79,9 @@ async def test_row_level_security_hides_other_orgs_rows_from_unfiltered_queries(
 
     conn = await asyncpg.connect(sa.make_url(tasks_db).set(drivername="postgresql").render_as_string(False))
     try:
-        assert await conn.fetchval("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user") is False
+        assert (
+            await conn.fetchval("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user") is False
+        )
         forced = await conn.fetch("SELECT relname FROM pg_class WHERE relforcerowsecurity ORDER BY relname")
         assert [r["relname"] for r in forced] == ["members", "tasks"]
     finally:

@@ -14,8 +14,12 @@ def people(client):
 
     @contextlib.asynccontextmanager
     async def _people():
-        async with client() as admin, client(user_id="user_ann", roles=["reviewer"]) as ann, \
-                client(user_id="user_ben", roles=["reviewer"]) as ben, client(user_id="user_cat", roles=["user"]) as cat:
+        async with (
+            client() as admin,
+            client(user_id="user_ann", roles=["reviewer"]) as ann,
+            client(user_id="user_ben", roles=["reviewer"]) as ben,
+            client(user_id="user_cat", roles=["user"]) as cat,
+        ):
             yield admin, ann, ben, cat
 
     return _people
@@ -27,7 +31,7 @@ async def unchanged(api, task, h, response, status):
 
 
 async def test_standard_lifecycle_claim_work_complete(people, h):
-    async with people() as (admin, ann, ben, cat):
+    async with people() as (admin, ann, ben, _cat):
         task = (await admin.post("/v1/tasks", json={"title": "Review", "assigned_role": "reviewer"})).json()
         claimed = await ann.patch(f"/v1/tasks/{task['id']}/claim")
         assert claimed.status_code == 200 and claimed.json()["assigned_to"] == "user_ann"
@@ -44,35 +48,48 @@ async def test_standard_lifecycle_claim_work_complete(people, h):
 
         # done is final: nothing more happens to it
         for api, path, payload, status in [
-            (ann, "status", {"status": "done"}, 409), (ann, "status", {"status": "todo"}, 409),
-            (admin, "status", {"status": "in_progress"}, 409), (ben, "claim", None, 409), (admin, "claim", None, 409),
-            (ann, "unclaim", None, 409), (admin, "unclaim", None, 409), (ann, "approve", None, 409),
-            (ann, "move", {"status": "todo"}, 409), (admin, "", {"title": "edited"}, 409),
+            (ann, "status", {"status": "done"}, 409),
+            (ann, "status", {"status": "todo"}, 409),
+            (admin, "status", {"status": "in_progress"}, 409),
+            (ben, "claim", None, 409),
+            (admin, "claim", None, 409),
+            (ann, "unclaim", None, 409),
+            (admin, "unclaim", None, 409),
+            (ann, "approve", None, 409),
+            (ann, "move", {"status": "todo"}, 409),
+            (admin, "", {"title": "edited"}, 409),
         ]:
             r = await api.patch(f"/v1/tasks/{task['id']}/{path}".rstrip("/"), json=payload)
             await unchanged(admin, body, h, r, status)
 
 
 async def test_approval_tasks_are_finished_only_by_approve_or_reject(people, h):
-    async with people() as (admin, ann, ben, cat):
-        approval = (await admin.post("/v1/tasks", json={"title": "Manager approval", "task_type": "approval",
-                                                        "assigned_role": "reviewer"})).json()
+    async with people() as (admin, ann, ben, _cat):
+        approval = (
+            await admin.post(
+                "/v1/tasks", json={"title": "Manager approval", "task_type": "approval", "assigned_role": "reviewer"}
+            )
+        ).json()
         standard = (await admin.post("/v1/tasks", json={"title": "Plain", "assigned_to": "user_admin"})).json()
         # approve / reject a standard task
         await unchanged(admin, standard, h, await admin.patch(f"/v1/tasks/{standard['id']}/approve"), 409)
-        await unchanged(admin, standard, h, await admin.patch(f"/v1/tasks/{standard['id']}/reject",
-                                                              json={"comment": "no"}), 409)
+        await unchanged(
+            admin, standard, h, await admin.patch(f"/v1/tasks/{standard['id']}/reject", json={"comment": "no"}), 409
+        )
         # only the assignee (or an admin) decides; a reviewer must claim first
         await unchanged(admin, approval, h, await ann.patch(f"/v1/tasks/{approval['id']}/approve"), 403)
         approval = (await ann.patch(f"/v1/tasks/{approval['id']}/claim")).json()
         await unchanged(admin, approval, h, await ben.patch(f"/v1/tasks/{approval['id']}/approve"), 403)
-        await unchanged(admin, approval, h, await ben.patch(f"/v1/tasks/{approval['id']}/reject",
-                                                            json={"comment": "mine now"}), 403)
+        await unchanged(
+            admin, approval, h, await ben.patch(f"/v1/tasks/{approval['id']}/reject", json={"comment": "mine now"}), 403
+        )
         # a status change cannot finish it; reject needs a comment
-        await unchanged(admin, approval, h, await ann.patch(f"/v1/tasks/{approval['id']}/status",
-                                                            json={"status": "done"}), 409)
-        await unchanged(admin, approval, h, await ann.patch(f"/v1/tasks/{approval['id']}/move",
-                                                            json={"status": "done"}), 409)
+        await unchanged(
+            admin, approval, h, await ann.patch(f"/v1/tasks/{approval['id']}/status", json={"status": "done"}), 409
+        )
+        await unchanged(
+            admin, approval, h, await ann.patch(f"/v1/tasks/{approval['id']}/move", json={"status": "done"}), 409
+        )
         for body in [None, {}, {"comment": ""}, {"comment": "   "}]:
             await unchanged(admin, approval, h, await ann.patch(f"/v1/tasks/{approval['id']}/reject", json=body), 422)
         rejected = await ann.patch(f"/v1/tasks/{approval['id']}/reject", json={"comment": "  failed background check "})
@@ -80,21 +97,24 @@ async def test_approval_tasks_are_finished_only_by_approve_or_reject(people, h):
         r = rejected.json()
         assert (r["status"], r["outcome"], r["outcome_comment"]) == ("done", "rejected", "failed background check")
         await unchanged(admin, r, h, await ann.patch(f"/v1/tasks/{approval['id']}/approve"), 409)
-        await unchanged(admin, r, h, await admin.patch(f"/v1/tasks/{approval['id']}/reject", json={"comment": "x"}), 409)
+        await unchanged(
+            admin, r, h, await admin.patch(f"/v1/tasks/{approval['id']}/reject", json={"comment": "x"}), 409
+        )
 
         # approve: comment optional, with or without a body; an admin needs no claim
         second = (await admin.post("/v1/tasks", json={"title": "A2", "task_type": "approval"})).json()
         approved = await admin.patch(f"/v1/tasks/{second['id']}/approve")
         assert approved.status_code == 200 and approved.json()["outcome"] == "approved"
         assert approved.json()["outcome_comment"] is None and approved.json()["assigned_to"] is None
-        third = (await admin.post("/v1/tasks", json={"title": "A3", "task_type": "approval",
-                                                     "assigned_to": "user_admin"})).json()
+        third = (
+            await admin.post("/v1/tasks", json={"title": "A3", "task_type": "approval", "assigned_to": "user_admin"})
+        ).json()
         with_comment = await admin.patch(f"/v1/tasks/{third['id']}/approve", json={"comment": "welcome"})
         assert (with_comment.json()["outcome"], with_comment.json()["outcome_comment"]) == ("approved", "welcome")
 
 
 async def test_role_rules_for_claiming(people, client, h):
-    async with people() as (admin, ann, ben, cat), client(user_id="user_hr", roles=["hr"]) as hr:
+    async with people() as (admin, ann, _ben, cat), client(user_id="user_hr", roles=["hr"]) as hr:
         task = (await admin.post("/v1/tasks", json={"title": "Reviewers only", "assigned_role": "reviewer"})).json()
         refused = await cat.patch(f"/v1/tasks/{task['id']}/claim")
         await unchanged(admin, task, h, refused, 403)
@@ -126,16 +146,18 @@ async def test_only_the_assignee_or_an_admin_works_a_task(people, h):
                 r = await api.patch(f"/v1/tasks/{task['id']}/status", json={"status": status})
                 await unchanged(admin, task, h, r, 403)
                 assert "user_ann" in r.json()["detail"]
-            await unchanged(admin, task, h, await api.patch(f"/v1/tasks/{task['id']}/move",
-                                                            json={"status": "in_progress"}), 403)
+            await unchanged(
+                admin, task, h, await api.patch(f"/v1/tasks/{task['id']}/move", json={"status": "in_progress"}), 403
+            )
         forced = await admin.patch(f"/v1/tasks/{task['id']}/status", json={"status": "done"})
         assert forced.status_code == 200 and forced.json()["outcome"] == "completed"
-        assert h.is_problem(await admin.patch(f"/v1/tasks/{task['id']}/status",
-                                              json={"status": "in_progress", "comment": "x"}), 422)
+        assert h.is_problem(
+            await admin.patch(f"/v1/tasks/{task['id']}/status", json={"status": "in_progress", "comment": "x"}), 422
+        )
 
 
 async def test_unclaim_returns_the_task_to_the_pool(people, h):
-    async with people() as (admin, ann, ben, cat):
+    async with people() as (admin, ann, ben, _cat):
         task = (await admin.post("/v1/tasks", json={"title": "Pool", "assigned_role": "reviewer"})).json()
         await unchanged(admin, task, h, await ann.patch(f"/v1/tasks/{task['id']}/unclaim"), 409)  # not claimed
         await ann.patch(f"/v1/tasks/{task['id']}/claim")
@@ -154,19 +176,30 @@ async def test_edit_and_delete_permissions(people, h):
     execution = str(uuid.uuid4())
     async with people() as (admin, ann, ben, cat):
         own = (await cat.post("/v1/tasks", json={"title": "Cat's note"})).json()
-        linked = (await cat.post("/v1/tasks", json={"title": "Cat's case task", "workflow_execution_id": execution})).json()
+        linked = (
+            await cat.post("/v1/tasks", json={"title": "Cat's case task", "workflow_execution_id": execution})
+        ).json()
         assigned = (await admin.post("/v1/tasks", json={"title": "For Ann", "assigned_role": "reviewer"})).json()
         assigned = (await ann.patch(f"/v1/tasks/{assigned['id']}/claim")).json()
 
         # edit: the assignee, the creator, or an admin; reassigning: an admin or a standalone task's creator
         assert (await ann.patch(f"/v1/tasks/{assigned['id']}", json={"priority": "high"})).status_code == 200
         assigned = (await admin.get(f"/v1/tasks/{assigned['id']}")).json()
-        await unchanged(admin, assigned, h, await ben.patch(f"/v1/tasks/{assigned['id']}", json={"priority": "low"}), 403)
-        await unchanged(admin, assigned, h, await ann.patch(f"/v1/tasks/{assigned['id']}",
-                                                            json={"assigned_to": "user_ann", "assigned_role": "hr"}), 403)
+        await unchanged(
+            admin, assigned, h, await ben.patch(f"/v1/tasks/{assigned['id']}", json={"priority": "low"}), 403
+        )
+        await unchanged(
+            admin,
+            assigned,
+            h,
+            await ann.patch(f"/v1/tasks/{assigned['id']}", json={"assigned_to": "user_ann", "assigned_role": "hr"}),
+            403,
+        )
         assert (await cat.patch(f"/v1/tasks/{own['id']}", json={"assigned_role": "reviewer"})).status_code == 200
         own = (await admin.get(f"/v1/tasks/{own['id']}")).json()
-        await unchanged(admin, linked, h, await cat.patch(f"/v1/tasks/{linked['id']}", json={"assigned_role": "hr"}), 403)
+        await unchanged(
+            admin, linked, h, await cat.patch(f"/v1/tasks/{linked['id']}", json={"assigned_role": "hr"}), 403
+        )
         reassigned = await admin.patch(f"/v1/tasks/{assigned['id']}", json={"assigned_to": "user_admin"})
         assert reassigned.status_code == 200 and reassigned.json()["assigned_to"] == "user_admin"
 
@@ -183,7 +216,7 @@ async def column(api, status):
 
 
 async def test_kanban_moves_reorder_and_change_columns(people, h):
-    async with people() as (admin, ann, ben, cat):
+    async with people() as (admin, _ann, _ben, cat):
         ids = {}
         for name in "ABCD":
             ids[name] = (await admin.post("/v1/tasks", json={"title": name, "assigned_to": "user_admin"})).json()["id"]
@@ -213,14 +246,17 @@ async def test_kanban_moves_reorder_and_change_columns(people, h):
 
         # bad anchors: another column, itself, a stranger, both at once
         b = (await admin.get(f"/v1/tasks/{ids['B']}")).json()
-        for body, field in [({"status": "todo", "after_id": ids["C"]}, "after_id"),
-                            ({"status": "todo", "before_id": ids["B"]}, "before_id"),
-                            ({"status": "todo", "after_id": str(uuid.uuid4())}, "after_id")]:
+        for body, field in [
+            ({"status": "todo", "after_id": ids["C"]}, "after_id"),
+            ({"status": "todo", "before_id": ids["B"]}, "before_id"),
+            ({"status": "todo", "after_id": str(uuid.uuid4())}, "after_id"),
+        ]:
             r = await admin.patch(f"/v1/tasks/{ids['B']}/move", json=body)
             await unchanged(admin, b, h, r, 422)
             assert r.json()["errors"][0]["field"] == field
-        both = await admin.patch(f"/v1/tasks/{ids['B']}/move", json={"status": "todo", "after_id": ids["D"],
-                                                                      "before_id": ids["D"]})
+        both = await admin.patch(
+            f"/v1/tasks/{ids['B']}/move", json={"status": "todo", "after_id": ids["D"], "before_id": ids["D"]}
+        )
         await unchanged(admin, b, h, both, 422)
 
 
@@ -236,7 +272,9 @@ async def test_positions_stay_ordered_when_the_gap_runs_out(client):
             assert r.status_code == 200, r.text
             expected.insert(1, f"c{i}")
         assert await column(api, "todo") == expected
-        items = (await api.get("/v1/tasks", params={"status": "todo", "sort": "position", "limit": 200})).json()["items"]
+        items = (await api.get("/v1/tasks", params={"status": "todo", "sort": "position", "limit": 200})).json()[
+            "items"
+        ]
         assert len({t["position"] for t in items}) == len(items)
 
 
@@ -244,21 +282,27 @@ async def test_concurrent_moves_into_one_column_keep_a_total_order(client):
     async with client() as api:
         anchor = (await api.post("/v1/tasks", json={"title": "anchor", "assigned_to": "user_admin"})).json()["id"]
         last = (await api.post("/v1/tasks", json={"title": "last", "assigned_to": "user_admin"})).json()["id"]
-        cards = [(await api.post("/v1/tasks", json={"title": f"m{i}", "assigned_to": "user_admin"})).json()["id"]
-                 for i in range(30)]
+        cards = [
+            (await api.post("/v1/tasks", json={"title": f"m{i}", "assigned_to": "user_admin"})).json()["id"]
+            for i in range(30)
+        ]
         await api.patch(f"/v1/tasks/{anchor}/move", json={"status": "in_progress"})
         await api.patch(f"/v1/tasks/{last}/move", json={"status": "in_progress"})
-        answers = await asyncio.gather(*[
-            api.patch(f"/v1/tasks/{card}/move", json={"status": "in_progress", "after_id": anchor}) for card in cards
-        ])
+        answers = await asyncio.gather(
+            *[api.patch(f"/v1/tasks/{card}/move", json={"status": "in_progress", "after_id": anchor}) for card in cards]
+        )
         assert [a.status_code for a in answers] == [200] * 30, [a.text for a in answers if a.status_code != 200]
         order = await column(api, "in_progress")
-        assert order[0] == "anchor" and order[-1] == "last" and sorted(order[1:-1]) == sorted(f"m{i}" for i in range(30))
+        assert (
+            order[0] == "anchor" and order[-1] == "last" and sorted(order[1:-1]) == sorted(f"m{i}" for i in range(30))
+        )
         items = (await api.get("/v1/tasks", params={"status": "in_progress", "sort": "position"})).json()["items"]
         assert len({t["position"] for t in items}) == 32  # no two cards share a place
 
         # and 30 concurrent drops at the bottom of another column land in 30 distinct places below it
-        answers = await asyncio.gather(*[api.patch(f"/v1/tasks/{card}/move", json={"status": "todo"}) for card in cards])
+        answers = await asyncio.gather(
+            *[api.patch(f"/v1/tasks/{card}/move", json={"status": "todo"}) for card in cards]
+        )
         assert all(a.status_code == 200 for a in answers)
         todo = (await api.get("/v1/tasks", params={"status": "todo", "sort": "position"})).json()["items"]
         assert len(todo) == 30 and len({t["position"] for t in todo}) == 30

@@ -90,8 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     tok.add_argument("--org", default="org_dev", help="the active org; empty for a session without one")
     tok.add_argument("--user", default="user_dev")
-    tok.add_argument("--roles", "--role", dest="roles", default="admin",
-                     help="admin, user, guest, owner or a custom role (reviewer, ...); identity-token: comma-separated")
+    tok.add_argument(
+        "--roles",
+        "--role",
+        dest="roles",
+        default="admin",
+        help="admin, user, guest, owner or a custom role (reviewer, ...); identity-token: comma-separated",
+    )
     tok.add_argument("--ttl", type=int, default=3600, help="seconds")
     tok.add_argument("--v1", action="store_true", help="token: Clerk's v1 claims (org_id, org_role) instead of v2")
     tok.add_argument("--azp", default=devclerk.DEV_ORIGIN, help="token: the authorized party (origin); empty for none")

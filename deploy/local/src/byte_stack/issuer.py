@@ -25,8 +25,15 @@ def ensure(profile: Profile, state: Path, public_key: Path, jwks_url: str) -> bo
     started = False
     if proc is None:
         procs.ensure_port_free(NAME, HOST, profile.issuer_port)
-        argv = [sys.executable, "-m", "byte_stack.issuer_server", "--public-key", str(public_key),
-                "--port", str(profile.issuer_port)]
+        argv = [
+            sys.executable,
+            "-m",
+            "byte_stack.issuer_server",
+            "--public-key",
+            str(public_key),
+            "--port",
+            str(profile.issuer_port),
+        ]
         proc = procs.spawn(state, NAME, argv, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         started = True
     procs.wait_healthy(NAME, lambda: check(jwks_url), timeout=START_TIMEOUT, proc=proc, log=log)

@@ -12,8 +12,8 @@ import signal
 import subprocess
 import tempfile
 import warnings
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from . import procs
 from .profiles import HOST, PG_SUPERUSER, PG_SUPERUSER_PASSWORD, Profile, Service

@@ -193,7 +193,7 @@ def wait_healthy(
         try:
             if check():
                 return
-        except Exception as e:  # noqa: BLE001 - a failing check is the usual "not yet"
+        except Exception as e:
             last_error = e
         if proc is not None and not alive(proc):
             raise StackError(_failure(name, "exited while starting", log, last_error))

@@ -76,9 +76,7 @@ def _infra_tasks(profile, state: Path, ext: Externals, env: dict) -> dict[str, C
         else lambda: temporal.ensure(profile, state, address, env["temporal_ui_url"])
     )
     smtp = ext.smtp
-    tasks["mail"] = (
-        external("smtp", lambda: mail.check_smtp(*smtp)) if smtp else lambda: mail.ensure(profile, state)
-    )
+    tasks["mail"] = external("smtp", lambda: mail.check_smtp(*smtp)) if smtp else lambda: mail.ensure(profile, state)
     tasks["issuer"] = lambda: issuer.ensure(profile, state, Path(env["clerk_public_key_file"]), env["clerk_jwks_url"])
     return tasks
 
@@ -93,7 +91,7 @@ def _run_parallel(tasks: dict[str, Callable[[], bool]]) -> bool:
                 started |= fut.result()
             except procs.StackError as e:
                 errors.append(str(e))
-            except Exception as e:  # noqa: BLE001 - report every component, not only the first
+            except Exception as e:
                 errors.append(f"{name}: {type(e).__name__}: {e}")
     if errors:
         raise procs.StackError("\n\n".join(errors) + "\n\n(components started by this call were stopped again)")
@@ -127,7 +125,8 @@ def ensure_infra(profile: str = "test", services_toml: Path | None = None) -> tu
             postgres.provision(env["database_admin_url"], svcs)
         except Exception as e:
             raise procs.StackError(
-                f"postgres: creating the service roles/databases failed: {e}\n  log: {procs.log_path(state, 'postgres')}"
+                f"postgres: creating the service roles/databases failed: {e}\n"
+                f"  log: {procs.log_path(state, 'postgres')}"
             ) from e
         _write_env(state, env)
     for note in ext.notes:
@@ -176,7 +175,7 @@ def status(profile: str = "dev", services_toml: Path | None = None) -> list[dict
     def healthy(fn: Callable[[], bool]) -> bool:
         try:
             return bool(fn())
-        except Exception:  # noqa: BLE001 - status shows unhealthy, whatever the cause
+        except Exception:
             return False
 
     rows = []

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 
-
 def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-
 # `field`: dotted path of the offending input (`metadata.a.b`, `cursor`, `assigned_to`);
 # `in`: where it was given (`body`, `query`, `path`, `header`, `event`); `message`: what is wrong.
 FieldError = TypedDict("FieldError", {"field": str, "in": str, "message": str})
@@ -57,8 +56,7 @@ class Invalid(DomainError):
     title = "Invalid request"
 
     def __init__(self, field: str, message: str, *, location: str = "body", **extra: Any) -> None:
-        super().__init__(f"{field}: {message}", errors=[{"field": field, "in": location, "message": message}],
-                         **extra)
+        super().__init__(f"{field}: {message}", errors=[{"field": field, "in": location, "message": message}], **extra)
 
 
 class Malformed(DomainError):

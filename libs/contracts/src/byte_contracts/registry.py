@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from byte_contracts import contacts, identity, ingest, topics
+from byte_contracts import contacts, identity, ingest, topics, workflow
 from byte_contracts import executions as execution_events
 from byte_contracts import tasks as task_events
-from byte_contracts import workflow
 
 
 @dataclass(frozen=True)
@@ -48,8 +47,9 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("definition.reactivated", topics.EXECUTIONS, execution_events.DefinitionReactivated),
         EventSpec("execution.created", topics.EXECUTIONS, execution_events.ExecutionCreated),
         EventSpec("execution.updated", topics.EXECUTIONS, execution_events.ExecutionUpdated),
-        EventSpec("execution.status_change_requested", topics.EXECUTIONS,
-                  execution_events.ExecutionStatusChangeRequested),
+        EventSpec(
+            "execution.status_change_requested", topics.EXECUTIONS, execution_events.ExecutionStatusChangeRequested
+        ),
         EventSpec("execution.cancel_requested", topics.EXECUTIONS, execution_events.ExecutionCancelRequested),
         EventSpec("execution.deleted", topics.EXECUTIONS, execution_events.ExecutionDeleted),
         EventSpec("workflow.task_requested", topics.WORKFLOW, workflow.TaskRequested),

@@ -25,8 +25,9 @@ R = TypeVar("R")
 
 
 def as_application_error(exc: DomainError) -> ApplicationError:
-    return ApplicationError(exc.detail, {"errors": exc.errors, **exc.extra}, type=type(exc).__name__,
-                            non_retryable=True)
+    return ApplicationError(
+        exc.detail, {"errors": exc.errors, **exc.extra}, type=type(exc).__name__, non_retryable=True
+    )
 
 
 def refusals_are_final(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:

@@ -33,7 +33,9 @@ async def reachable(bootstrap_servers: str) -> bool:
         await client.close()
 
 
-async def ensure_topics(bootstrap_servers: str, topics: list[str], *, partitions: int = 3, replication: int = 1) -> None:
+async def ensure_topics(
+    bootstrap_servers: str, topics: list[str], *, partitions: int = 3, replication: int = 1
+) -> None:
     """Creates the topics a service writes, if missing. Production clusters that manage topics
     elsewhere turn this off (KAFKA_CREATE_TOPICS=false)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic

@@ -35,8 +35,12 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Envelope], Awaitable[None]]
 
 CONSUMED = Counter("byte_events_consumed_total", "Events handled", ["group", "type"])
-DEAD_LETTERED = Counter("byte_events_dead_lettered_total", "Events sent to a dead-letter topic", ["group", "topic", "reason"])
-TRANSIENT_RETRIES = Counter("byte_events_transient_retries_total", "Handler attempts that met a transient failure", ["group"])
+DEAD_LETTERED = Counter(
+    "byte_events_dead_lettered_total", "Events sent to a dead-letter topic", ["group", "topic", "reason"]
+)
+TRANSIENT_RETRIES = Counter(
+    "byte_events_transient_retries_total", "Handler attempts that met a transient failure", ["group"]
+)
 
 RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0)
 TRANSIENT_BACKOFF_MAX = 15.0
@@ -107,8 +111,14 @@ def subscribe(
             except Exception as exc:
                 if is_transient(exc):
                     TRANSIENT_RETRIES.labels(group_id).inc()
-                    log.warning("%s %s met a transient failure (%s: %s); retrying in %.1fs", envelope.type,
-                                envelope.id, type(exc).__name__, exc, backoff)
+                    log.warning(
+                        "%s %s met a transient failure (%s: %s); retrying in %.1fs",
+                        envelope.type,
+                        envelope.id,
+                        type(exc).__name__,
+                        exc,
+                        backoff,
+                    )
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, transient_backoff_max)
                     continue
@@ -116,7 +126,8 @@ def subscribe(
                     log.exception("%s %s failed %d times; dead-lettered", envelope.type, envelope.id, failures + 1)
                     await dead_letter(message, "failed", traceback.format_exc())
                     return
-                log.warning("%s %s failed (attempt %d); retrying", envelope.type, envelope.id, failures + 1,
-                            exc_info=True)
+                log.warning(
+                    "%s %s failed (attempt %d); retrying", envelope.type, envelope.id, failures + 1, exc_info=True
+                )
                 await asyncio.sleep(retry_delays[failures])
                 failures += 1

@@ -48,21 +48,31 @@ class Context:
 
     @classmethod
     def of_identity(cls, identity: Identity, correlation_id: str | None = None) -> Context:
-        return cls(org_id=identity.org_id, actor=identity.user_id, roles=identity.roles,
-                   correlation_id=correlation_id)
+        return cls(org_id=identity.org_id, actor=identity.user_id, roles=identity.roles, correlation_id=correlation_id)
 
     @classmethod
     def of_event(cls, envelope: Envelope, *, actor: str | None = None) -> Context:
         """Work a consumer does because of `envelope`, in the event's org and flow. The actor
         is the event's own (whoever asked for it) unless the consumer acts for itself."""
-        return cls(org_id=envelope.org_id, actor=actor or envelope.actor, roles=frozenset({SYSTEM_ROLE}),
-                   correlation_id=envelope.correlation_id or str(envelope.id), causation_id=str(envelope.id))
+        return cls(
+            org_id=envelope.org_id,
+            actor=actor or envelope.actor,
+            roles=frozenset({SYSTEM_ROLE}),
+            correlation_id=envelope.correlation_id or str(envelope.id),
+            causation_id=str(envelope.id),
+        )
 
     @classmethod
-    def system(cls, org_id: str, service: str, *, correlation_id: str | None = None,
-               causation_id: str | None = None) -> Context:
-        return cls(org_id=org_id, actor=f"system:{service}", roles=frozenset({SYSTEM_ROLE}),
-                   correlation_id=correlation_id, causation_id=causation_id)
+    def system(
+        cls, org_id: str, service: str, *, correlation_id: str | None = None, causation_id: str | None = None
+    ) -> Context:
+        return cls(
+            org_id=org_id,
+            actor=f"system:{service}",
+            roles=frozenset({SYSTEM_ROLE}),
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+        )
 
     def in_org(self, org_id: str) -> Context:
         return replace(self, org_id=org_id)

@@ -90,8 +90,10 @@ class DeadLetter:
         return [(k, v) for k, v in self.headers if not k.startswith(DLQ_HEADER_PREFIX)]
 
     def describe(self) -> str:
-        return (f"{self.place} event={self.event_id or '-'} type={self.event_type or '-'} group={self.group or '-'} "
-                f"reason={self.reason or '-'} dead_lettered_at={self.dead_lettered_at.isoformat()}")
+        return (
+            f"{self.place} event={self.event_id or '-'} type={self.event_type or '-'} group={self.group or '-'} "
+            f"reason={self.reason or '-'} dead_lettered_at={self.dead_lettered_at.isoformat()}"
+        )
 
     @classmethod
     def of(cls, record: ConsumerRecord) -> DeadLetter:
@@ -102,9 +104,17 @@ class DeadLetter:
             event_id, event_type = str(envelope.id), envelope.type
         except ValidationError:  # dead-lettered because it is not an envelope at all
             pass
-        return cls(record.topic, record.partition, record.offset,
-                   datetime.fromtimestamp(record.timestamp / 1000, UTC), record.key, record.value or b"", headers,
-                   event_id, event_type)
+        return cls(
+            record.topic,
+            record.partition,
+            record.offset,
+            datetime.fromtimestamp(record.timestamp / 1000, UTC),
+            record.key,
+            record.value or b"",
+            headers,
+            event_id,
+            event_type,
+        )
 
 
 @dataclass(frozen=True)
@@ -181,8 +191,10 @@ async def replay(
     if not dry_run:
         await ensure_topics(bootstrap, [ledger], partitions=1)
     recorded = {r.key.decode() for r in await _read_to_end(bootstrap, ledger) if r.key}
-    letters = sorted((DeadLetter.of(r) for r in await _read_to_end(bootstrap, topics.dead_letter(topic))),
-                     key=lambda d: (d.dead_lettered_at, d.partition, d.offset))
+    letters = sorted(
+        (DeadLetter.of(r) for r in await _read_to_end(bootstrap, topics.dead_letter(topic))),
+        key=lambda d: (d.dead_lettered_at, d.partition, d.offset),
+    )
     report = Report()
     chosen = [letter for letter in letters if letter in selection]
     if dry_run:
@@ -208,17 +220,27 @@ async def replay(
             if letter.event_id is not None and letter.event_id in sent:
                 report.duplicates.append(letter)
             else:
-                await producer.send_and_wait(letter.original_topic, letter.value, key=letter.key,
-                                             headers=letter.original_headers)
+                await producer.send_and_wait(
+                    letter.original_topic, letter.value, key=letter.key, headers=letter.original_headers
+                )
                 report.replayed.append(letter)
                 sent.add(letter.event_id or letter.place)
             # recorded after the publish: a crash in between replays it again next time, which the
             # consumers' inbox absorbs; the other order could lose it
-            await producer.send_and_wait(ledger, json.dumps({
-                "dead_letter": letter.place, "event_id": letter.event_id, "group": letter.group,
-                "replayed_to": letter.original_topic, "replayed_at": datetime.now(UTC).isoformat(),
-                "duplicate": letter in report.duplicates,
-            }).encode(), key=letter.place.encode())
+            await producer.send_and_wait(
+                ledger,
+                json.dumps(
+                    {
+                        "dead_letter": letter.place,
+                        "event_id": letter.event_id,
+                        "group": letter.group,
+                        "replayed_to": letter.original_topic,
+                        "replayed_at": datetime.now(UTC).isoformat(),
+                        "duplicate": letter in report.duplicates,
+                    }
+                ).encode(),
+                key=letter.place.encode(),
+            )
     finally:
         await producer.stop()
     return report
@@ -232,14 +254,19 @@ def _when(text: str) -> datetime:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="byte-dlq", description="Dead-letter topics: replay what a fix made valid.")
     commands = parser.add_subparsers(dest="command", required=True)
-    r = commands.add_parser("replay", help="republish dead letters to their original topic, once",
-                            description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r = commands.add_parser(
+        "replay",
+        help="republish dead letters to their original topic, once",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     r.add_argument("--topic", required=True, help="the original topic (workflow) or its DLQ (workflow.dlq)")
     r.add_argument("--group", help="only what this consumer group dead-lettered (e.g. tasks.workflow)")
     r.add_argument("--since", type=_when, help="dead-lettered at or after (ISO 8601; UTC unless an offset is given)")
     r.add_argument("--until", type=_when, help="dead-lettered before (ISO 8601)")
-    r.add_argument("--id", dest="ids", action="extend", nargs="+", default=[], metavar="EVENT_ID",
-                   help="only these envelope ids")
+    r.add_argument(
+        "--id", dest="ids", action="extend", nargs="+", default=[], metavar="EVENT_ID", help="only these envelope ids"
+    )
     r.add_argument("--dry-run", action="store_true", help="list what would be replayed; change nothing")
     r.add_argument("--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP))
     return parser
@@ -247,15 +274,30 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    report = asyncio.run(replay(args.bootstrap_servers, args.topic, group=args.group, since=args.since,
-                                until=args.until, ids=args.ids, dry_run=args.dry_run))
+    report = asyncio.run(
+        replay(
+            args.bootstrap_servers,
+            args.topic,
+            group=args.group,
+            since=args.since,
+            until=args.until,
+            ids=args.ids,
+            dry_run=args.dry_run,
+        )
+    )
     verb = "would replay" if args.dry_run else "replayed"
-    for label, letters in ((verb, report.replayed), ("already replayed", report.already_replayed),
-                           ("duplicate", report.duplicates)):
+    for label, letters in (
+        (verb, report.replayed),
+        ("already replayed", report.already_replayed),
+        ("duplicate", report.duplicates),
+    ):
         for letter in letters:
             print(f"{label}: {letter.describe()}")
-    print(f"{verb} {len(report.replayed)}, already replayed {len(report.already_replayed)}, "
-          f"duplicates {len(report.duplicates)}", file=sys.stderr)
+    print(
+        f"{verb} {len(report.replayed)}, already replayed {len(report.already_replayed)}, "
+        f"duplicates {len(report.duplicates)}",
+        file=sys.stderr,
+    )
     return 0
 
 

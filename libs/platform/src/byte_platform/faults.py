@@ -14,16 +14,21 @@ from sqlalchemy import exc as sa_exc
 
 # SQLSTATE classes and codes that say "try again": serialization failure, deadlock, and the
 # server going away, starting up, shutting down or refusing connections.
-TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "57P01", "57P02", "57P03", "53300", "08000", "08001", "08003",
-                                 "08004", "08006", "08007"})
+TRANSIENT_SQLSTATES = frozenset(
+    {"40001", "40P01", "57P01", "57P02", "57P03", "53300", "08000", "08001", "08003", "08004", "08006", "08007"}
+)
 
 
 _LOCAL_OS_ERRORS = (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 
 def _sqlstate(exc: BaseException) -> str | None:
-    for candidate in (exc, getattr(exc, "orig", None), getattr(getattr(exc, "orig", None), "__cause__", None),
-                      exc.__cause__):
+    for candidate in (
+        exc,
+        getattr(exc, "orig", None),
+        getattr(getattr(exc, "orig", None), "__cause__", None),
+        exc.__cause__,
+    ):
         code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
         if isinstance(code, str):
             return code
@@ -41,8 +46,15 @@ def is_transient(exc: BaseException) -> bool:
         # asyncpg reports a refused or unreachable server as a bare OSError ("Multiple exceptions")
         if isinstance(current, OSError) and not isinstance(current, _LOCAL_OS_ERRORS):
             return True
-        if isinstance(current, (asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-                                asyncpg.TooManyConnectionsError, asyncpg.InterfaceError)):
+        if isinstance(
+            current,
+            (
+                asyncpg.PostgresConnectionError,
+                asyncpg.CannotConnectNowError,
+                asyncpg.TooManyConnectionsError,
+                asyncpg.InterfaceError,
+            ),
+        ):
             return True
         if isinstance(current, sa_exc.TimeoutError):  # the pool had no connection to give
             return True

@@ -9,23 +9,22 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
+from byte_contracts.errors import Conflict, DomainError, Forbidden, Invalid, Malformed, NotFound
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from prometheus_client import Gauge
 from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from byte_contracts.errors import Conflict, DomainError, Forbidden, Invalid, Malformed, NotFound
-from prometheus_client import Gauge
 
 from byte_platform.context import Context
 from byte_platform.faults import is_transient
 from byte_platform.identity import HEADER, IdentityVerifier, InvalidIdentity
 from byte_platform.logging import correlation_id
 from byte_platform.runtime import Runtime
-from byte_platform.validation import printable, storable_parameters
+from byte_platform.validation import MAX_REPORTED, printable, unstorable
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +131,9 @@ def install_problem_handlers(app: FastAPI) -> None:
             # FastAPI's answer to a JSON body Python cannot decode at all (nested past the
             # recursion limit, not UTF-8, an integer of thousands of digits): still a body error.
             message = _unreadable_body(exc.__cause__)
-            return problem_response(400, "Malformed body", message, request,
-                                    errors=[{"field": "body", "in": "body", "message": message}])
+            return problem_response(
+                400, "Malformed body", message, request, errors=[{"field": "body", "in": "body", "message": message}]
+            )
         title = {404: "Not Found", 405: "Method Not Allowed", 401: "Unauthorized"}.get(exc.status_code, "Error")
         response = problem_response(exc.status_code, title, str(exc.detail) if exc.detail else None, request)
         response.headers.update(exc.headers or {})
@@ -150,8 +150,13 @@ def install_problem_handlers(app: FastAPI) -> None:
 def unavailable_response(request: Request, retry_after: int) -> JSONResponse:
     """503 for a failure of the world (the database restarting, a pool with no connection to
     give): the request was fine and may be sent again after `Retry-After` seconds."""
-    response = problem_response(503, "Service Unavailable", "a dependency is briefly unavailable; retry shortly",
-                                request, retry_after=retry_after)
+    response = problem_response(
+        503,
+        "Service Unavailable",
+        "a dependency is briefly unavailable; retry shortly",
+        request,
+        retry_after=retry_after,
+    )
     response.headers["Retry-After"] = str(retry_after)
     return response
 
@@ -206,13 +211,23 @@ class CorrelationMiddleware:
             request = Request(scope)
             transient = is_transient(exc)
             if started:
-                log.error("%s %s failed after its response started; the connection is dropped (%s: %s)",
-                          request.method, request.url.path, type(exc).__name__, exc,
-                          exc_info=None if transient else exc)
+                log.error(
+                    "%s %s failed after its response started; the connection is dropped (%s: %s)",
+                    request.method,
+                    request.url.path,
+                    type(exc).__name__,
+                    exc,
+                    exc_info=None if transient else exc,
+                )
                 raise
             if transient:
-                log.warning("%s %s met a transient failure; answered 503 (%s: %s)", request.method,
-                            request.url.path, type(exc).__name__, exc)
+                log.warning(
+                    "%s %s met a transient failure; answered 503 (%s: %s)",
+                    request.method,
+                    request.url.path,
+                    type(exc).__name__,
+                    exc,
+                )
                 response = unavailable_response(request, self.retry_after)
             else:
                 log.exception("unhandled error in %s %s", request.method, request.url.path)
@@ -277,14 +292,18 @@ def install_health(app: FastAPI, runtime: Runtime, *, extra_checks: dict[str, Ch
             body["degraded"] = degraded
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    Instrumentator(excluded_handlers=["/healthz", "/readyz", "/metrics"]).instrument(app).expose(app, include_in_schema=False)
+    Instrumentator(excluded_handlers=["/healthz", "/readyz", "/metrics"]).instrument(app).expose(
+        app, include_in_schema=False
+    )
 
 
 class FieldError(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
-    field: str = Field(description="dotted path of the offending input (`first_name`, `metadata.a.b`, `tags.2`, "
-                                   "`cursor`), or `body` when the body as a whole is wrong")
+    field: str = Field(
+        description="dotted path of the offending input (`first_name`, `metadata.a.b`, `tags.2`, "
+        "`cursor`), or `body` when the body as a whole is wrong"
+    )
     in_: str = Field(alias="in", description="where it was given: `body`, `query`, `path` or `header`")
     message: str = Field(description="what is wrong with it")
 
@@ -350,6 +369,22 @@ def with_problems(schema: dict[str, Any]) -> dict[str, Any]:
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
     return schema
+
+
+async def storable_parameters(request: Request) -> None:
+    """Refuses a query parameter (name or value) or a path segment PostgreSQL could not store,
+    naming it, before any route reads it. Installed on every route by `base_app`."""
+    errors: list[dict[str, Any]] = []
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and (why := unstorable(value)):
+            errors.append({"type": "text_unstorable", "loc": ("path", name), "msg": why, "input": None})
+    for name, value in request.query_params.multi_items():
+        if why := unstorable(name):
+            errors.append({"type": "text_unstorable", "loc": ("query", name), "msg": f"name {why}", "input": None})
+        elif why := unstorable(value):
+            errors.append({"type": "text_unstorable", "loc": ("query", name), "msg": why, "input": None})
+    if errors:
+        raise RequestValidationError(errors[:MAX_REPORTED])
 
 
 def base_app(*, title: str, version: str, lifespan: Any) -> FastAPI:

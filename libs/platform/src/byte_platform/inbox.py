@@ -32,8 +32,7 @@ async def first_time(session: AsyncSession, table: sa.Table, consumer: str, key:
     if not key or len(key) > KEY_MAX:
         raise ValueError(f"an idempotency key is 1 to {KEY_MAX} characters")
     inserted = await session.scalar(
-        insert(table).values(consumer=consumer, message_id=key).on_conflict_do_nothing()
-        .returning(table.c.message_id)
+        insert(table).values(consumer=consumer, message_id=key).on_conflict_do_nothing().returning(table.c.message_id)
     )
     return inserted is not None
 

@@ -55,9 +55,16 @@ class RepeatFilter(logging.Filter):
     Summaries go to `emit` (the handler's `handle`), so they pass the handler's other filters
     and formatter like any record."""
 
-    def __init__(self, emit: Callable[[logging.LogRecord], object], *, limit: int = REPEAT_LIMIT,
-                 interval: float = REPEAT_INTERVAL_SECONDS, clock: Callable[[], float] = time.monotonic,
-                 max_keys: int = 1000, background: bool = True) -> None:
+    def __init__(
+        self,
+        emit: Callable[[logging.LogRecord], object],
+        *,
+        limit: int = REPEAT_LIMIT,
+        interval: float = REPEAT_INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 1000,
+        background: bool = True,
+    ) -> None:
         super().__init__()
         self.emit = emit
         self.limit = limit
@@ -134,8 +141,13 @@ class RepeatFilter(logging.Filter):
             return None
         name, level, template = key
         record = logging.LogRecord(
-            name, level, __file__, 0,
-            "suppressed %d similar records in %.0fs: %s", (window.suppressed, now - window.started, template), None,
+            name,
+            level,
+            __file__,
+            0,
+            "suppressed %d similar records in %.0fs: %s",
+            (window.suppressed, now - window.started, template),
+            None,
         )
         record.suppressed = window.suppressed
         record.correlation_id = window.last_correlation_id
@@ -155,8 +167,13 @@ class _Stdout(logging.StreamHandler):
         super().close()
 
 
-def configure_logging(service: str, level: str = "INFO", *, repeat_limit: int = REPEAT_LIMIT,
-                      repeat_interval: float = REPEAT_INTERVAL_SECONDS) -> None:
+def configure_logging(
+    service: str,
+    level: str = "INFO",
+    *,
+    repeat_limit: int = REPEAT_LIMIT,
+    repeat_interval: float = REPEAT_INTERVAL_SECONDS,
+) -> None:
     handler = _Stdout()
     handler.repeats = RepeatFilter(handler.handle, limit=repeat_limit, interval=repeat_interval)
     handler.addFilter(handler.repeats)

@@ -39,6 +39,7 @@ def run_env(target_metadata: sa.MetaData, database_url: str) -> None:
 # table is a new, numbered helper that a new migration calls, never an edit of an old one.
 # tests/test_conventions.py fails when a service's models and migrations part.
 
+
 def create_outbox() -> None:
     outbox_table(sa.MetaData()).create(op.get_bind())
 
@@ -55,8 +56,9 @@ def create_inbox_v1() -> None:
 
 def inbox_v2_any_key() -> None:
     """v1 -> v2: any idempotency key (Svix ids, Formstack UniqueIDs), and an index for pruning."""
-    op.alter_column("processed_messages", "event_id", new_column_name="message_id", type_=sa.Text,
-                    postgresql_using="event_id::text")
+    op.alter_column(
+        "processed_messages", "event_id", new_column_name="message_id", type_=sa.Text, postgresql_using="event_id::text"
+    )
     op.create_index("processed_messages_by_age", "processed_messages", ["processed_at"])
 
 

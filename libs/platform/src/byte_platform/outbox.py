@@ -196,7 +196,8 @@ class OutboxRelay:
             # Checked with the rows locked: if the lock is ours now, no other relay can publish
             # these rows, or any after them, before this transaction ends.
             held = await session.scalar(
-                _LOCK_HELD, {"pid": conn.get_server_pid(), "high": self.lock_key >> 32, "low": self.lock_key & 0xFFFFFFFF}
+                _LOCK_HELD,
+                {"pid": conn.get_server_pid(), "high": self.lock_key >> 32, "low": self.lock_key & 0xFFFFFFFF},
             )
             if not held:
                 raise NotLeader("the outbox lock was lost")

@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-
 from byte_contracts.errors import Malformed
 
 from byte_platform.validation import json_problems, parse_aware

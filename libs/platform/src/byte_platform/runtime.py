@@ -120,15 +120,17 @@ class Runtime:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BROKER_RECONNECT_MAX_SECONDS)
                 if not await reachable(s.kafka_bootstrap_servers):
-                    log.warning("Kafka at %s is still unreachable; retrying in %.0fs", s.kafka_bootstrap_servers,
-                                backoff)
+                    log.warning(
+                        "Kafka at %s is still unreachable; retrying in %.0fs", s.kafka_bootstrap_servers, backoff
+                    )
                     continue
                 try:
                     await connect()
                 except Exception as exc:
                     await reset()
-                    log.warning("connecting to Kafka failed (%s: %s); retrying in %.0fs", type(exc).__name__, exc,
-                                backoff)
+                    log.warning(
+                        "connecting to Kafka failed (%s: %s); retrying in %.0fs", type(exc).__name__, exc, backoff
+                    )
                     continue
                 log.info("connected to Kafka at %s", s.kafka_bootstrap_servers)
                 return
@@ -140,8 +142,12 @@ class Runtime:
                 return
             except Exception as exc:
                 await reset()
-                log.warning("Kafka at %s is unreachable (%s: %s); serving degraded and connecting in the background",
-                            s.kafka_bootstrap_servers, type(exc).__name__, exc)
+                log.warning(
+                    "Kafka at %s is unreachable (%s: %s); serving degraded and connecting in the background",
+                    s.kafka_bootstrap_servers,
+                    type(exc).__name__,
+                    exc,
+                )
             connecting = asyncio.create_task(keep_connecting(BROKER_RECONNECT_FIRST_SECONDS), name="broker connect")
 
         async def stop() -> None:
@@ -169,8 +175,9 @@ class Runtime:
         s = self.settings
         outbox = Outbox(table)
         if s.outbox_relay_enabled:
-            relay = OutboxRelay(db, table, broker, s.database_url, batch_size=s.outbox_batch_size,
-                                poll_seconds=s.outbox_poll_seconds)
+            relay = OutboxRelay(
+                db, table, broker, s.database_url, batch_size=s.outbox_batch_size, poll_seconds=s.outbox_poll_seconds
+            )
             self.add("outbox relay", relay.start, relay.stop)
         return outbox
 
@@ -219,8 +226,9 @@ class Runtime:
             self._stack = stack.pop_all()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         stack, self._stack = self._stack, None
         if stack is not None:
             await stack.aclose()

@@ -9,8 +9,12 @@ from byte_platform.settings import ServiceSettings
 
 
 def serve(app_path: str, settings: ServiceSettings) -> None:
-    configure_logging(settings.service_name, settings.log_level, repeat_limit=settings.log_repeat_limit,
-                      repeat_interval=settings.log_repeat_interval_seconds)
+    configure_logging(
+        settings.service_name,
+        settings.log_level,
+        repeat_limit=settings.log_repeat_limit,
+        repeat_interval=settings.log_repeat_interval_seconds,
+    )
     # On SIGTERM uvicorn stops accepting, lets in-flight requests finish (up to the grace
     # period), then runs the lifespan shutdown, which flushes the outbox relay.
     uvicorn.run(

@@ -34,16 +34,26 @@ class Work:
     outbox: Outbox
     inbox_table: sa.Table | None
 
-    async def emit(self, event_type: str, subject: uuid.UUID | str, data: BaseModel, *,
-                   event_id: uuid.UUID | None = None) -> None:
+    async def emit(
+        self, event_type: str, subject: uuid.UUID | str, data: BaseModel, *, event_id: uuid.UUID | None = None
+    ) -> None:
         """Adds the event to the outbox; it is published once this unit of work commits.
 
         `event_id` is for callers that must be deterministic (a redelivered webhook, a retried
         activity): the same id again is a duplicate every consumer drops."""
-        await self.outbox.add(self.session, new_event(
-            event_type, org_id=self.ctx.org_id, subject=str(subject), actor=self.ctx.actor, data=data,
-            correlation_id=self.ctx.correlation_id, causation_id=self.ctx.causation_id, event_id=event_id,
-        ))
+        await self.outbox.add(
+            self.session,
+            new_event(
+                event_type,
+                org_id=self.ctx.org_id,
+                subject=str(subject),
+                actor=self.ctx.actor,
+                data=data,
+                correlation_id=self.ctx.correlation_id,
+                causation_id=self.ctx.causation_id,
+                event_id=event_id,
+            ),
+        )
 
     async def first_time(self, consumer: str, key: str | uuid.UUID) -> bool:
         """Records that `consumer` handled the message `key` (an envelope id, a Svix id, a

@@ -16,8 +16,6 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Request
-from fastapi.exceptions import RequestValidationError
 from pydantic import BeforeValidator, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
@@ -90,12 +88,12 @@ def json_problems(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> list[tuple[
                 if not isinstance(key, str):
                     problems.append((path, "object keys must be text"))
                 elif why := unstorable(key):
-                    problems.append((path + (key,), f"key {why}"))
+                    problems.append(((*path, key), f"key {why}"))
                 else:
-                    children.append((path + (key,), child, depth + 1))
+                    children.append(((*path, key), child, depth + 1))
             pending.extend(reversed(children))
         elif isinstance(item, list):
-            pending.extend(reversed([(path + (i,), child, depth + 1) for i, child in enumerate(item)]))
+            pending.extend(reversed([((*path, i), child, depth + 1) for i, child in enumerate(item)]))
         elif isinstance(item, str):
             if why := unstorable(item):
                 problems.append((path, why))
@@ -115,15 +113,22 @@ def _json_object_check(max_bytes: int, max_depth: int) -> Any:
         if problems:
             # Located inside the field (`metadata.a.b`), not at it: a ValidationError raised in a
             # validator keeps its locations, prefixed with the field's.
-            raise ValidationError.from_exception_data("JsonObject", [
-                InitErrorDetails(type=PydanticCustomError("json_unstorable", message), loc=_printable_path(path),
-                                 input=None)
-                for path, message in problems
-            ])
+            raise ValidationError.from_exception_data(
+                "JsonObject",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("json_unstorable", message), loc=_printable_path(path), input=None
+                    )
+                    for path, message in problems
+                ],
+            )
         size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
         if size > max_bytes:
-            raise PydanticCustomError("json_too_large", "is larger than {max_bytes} bytes of JSON ({size})",
-                                      {"max_bytes": max_bytes, "size": size})
+            raise PydanticCustomError(
+                "json_too_large",
+                "is larger than {max_bytes} bytes of JSON ({size})",
+                {"max_bytes": max_bytes, "size": size},
+            )
         return value
 
     return check
@@ -149,9 +154,7 @@ JsonObject = Annotated[dict[str, Any], storable_json()]
 
 # ISO 8601 / RFC 3339 date and time with a zone, nothing looser: no bare dates, no week dates,
 # no unix timestamps (as numbers or as numeric strings), no naive times.
-_ISO_AWARE = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)", re.ASCII
-)
+_ISO_AWARE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)", re.ASCII)
 ISO_AWARE_MESSAGE = "must be an ISO 8601 date and time with a time zone, e.g. 2026-01-31T09:00:00Z"
 
 
@@ -189,21 +192,3 @@ def _strict_aware(value: Any) -> Any:
 
 AwareDatetime = Annotated[datetime, BeforeValidator(_strict_aware)]
 """A time with a zone, given as an ISO 8601 string (in JSON bodies and query strings alike)."""
-
-
-# --- query strings and path segments -----------------------------------------------------------
-
-async def storable_parameters(request: Request) -> None:
-    """Refuses a query parameter (name or value) or a path segment PostgreSQL could not store,
-    naming it, before any route reads it. Installed on every route by `base_app`."""
-    errors: list[dict[str, Any]] = []
-    for name, value in request.path_params.items():
-        if isinstance(value, str) and (why := unstorable(value)):
-            errors.append({"type": "text_unstorable", "loc": ("path", name), "msg": why, "input": None})
-    for name, value in request.query_params.multi_items():
-        if why := unstorable(name):
-            errors.append({"type": "text_unstorable", "loc": ("query", name), "msg": f"name {why}", "input": None})
-        elif why := unstorable(value):
-            errors.append({"type": "text_unstorable", "loc": ("query", name), "msg": why, "input": None})
-    if errors:
-        raise RequestValidationError(errors[:MAX_REPORTED])

@@ -23,9 +23,12 @@ PROBLEM_JSON = "application/problem+json"
 
 # One org per test (a function-scoped fixture) serves every example of that test; a stored
 # example database would only litter the checkout.
-HOSTILE = settings(max_examples=50, deadline=None, database=None,
-                   suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                          HealthCheck.data_too_large])
+HOSTILE = settings(
+    max_examples=50,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 UNSTORABLE_CHARS = st.sampled_from(["\x00", "\ud800", "\udbff", "\udc00", "\udfff"])
 STORABLE_CHARS = st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00")
@@ -64,8 +67,11 @@ JSON_LEAVES = st.none() | st.booleans() | st.integers() | st.floats() | any_text
 
 def json_values(max_leaves: int = 12) -> st.SearchStrategy[Any]:
     """Any JSON value Python's json module writes, NaN and Infinity included."""
-    return st.recursive(JSON_LEAVES, lambda inner: st.lists(inner, max_size=4)
-                        | st.dictionaries(any_text(10), inner, max_size=4), max_leaves=max_leaves)
+    return st.recursive(
+        JSON_LEAVES,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text(10), inner, max_size=4),
+        max_leaves=max_leaves,
+    )
 
 
 @st.composite
@@ -82,7 +88,9 @@ def poisoned_json(draw: st.DrawFn) -> dict[str, Any]:
 
 
 NOT_A_DATE = st.one_of(
-    st.integers(), st.floats(), st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.booleans(),
     st.integers(0, 4_000_000_000).map(str),
     st.datetimes().map(lambda d: d.isoformat()),  # naive
     st.dates().map(lambda d: d.isoformat()),
@@ -115,8 +123,9 @@ def query(params: list[tuple[str, str]]) -> str:
 def forged_cursor(sort: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     """A cursor as this API encodes them (base64url JSON of the sort and `[key, id]`), holding
     hostile values; or plain garbage."""
-    values = st.lists(st.one_of(NON_FINITE, unstorable_text(), json_values(4), st.uuids().map(str)),
-                      min_size=0, max_size=3)
+    values = st.lists(
+        st.one_of(NON_FINITE, unstorable_text(), json_values(4), st.uuids().map(str)), min_size=0, max_size=3
+    )
 
     def encoded(parts: tuple[str, list[Any]]) -> str:
         raw = json.dumps({"s": parts[0], "v": parts[1]}, allow_nan=True).encode()

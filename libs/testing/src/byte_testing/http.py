@@ -11,7 +11,9 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 
-def assert_problem(response: httpx.Response, status: int, *, code: str | None = None, contains: str | None = None) -> dict:
+def assert_problem(
+    response: httpx.Response, status: int, *, code: str | None = None, contains: str | None = None
+) -> dict:
     """The response is an RFC 9457 problem with this status (and `code`, and `detail` containing...)."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json"), response.headers

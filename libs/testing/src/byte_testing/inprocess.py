@@ -40,8 +40,9 @@ class IdentityKeys:
     def generate(cls) -> IdentityKeys:
         return cls(*generate_key_pair())
 
-    def token(self, org_id: str, user_id: str = "user_test", roles: tuple[str, ...] | list[str] = ("admin",),
-              ttl: int = 300) -> str:
+    def token(
+        self, org_id: str, user_id: str = "user_test", roles: tuple[str, ...] | list[str] = ("admin",), ttl: int = 300
+    ) -> str:
         return mint(self.private_pem, user_id=user_id, org_id=org_id, roles=list(roles), ttl_seconds=ttl)
 
 

@@ -44,7 +44,9 @@ def identity_private_key(stack: dict[str, Any]) -> str:
 def make_token(identity_private_key: str) -> Callable[..., str]:
     """`make_token(org_id, user_id="user_1", roles=("admin",))`: what the gateway would mint."""
 
-    def _make(org_id: str, user_id: str = "user_test", roles: tuple[str, ...] | list[str] = ("admin",), ttl: int = 300) -> str:
+    def _make(
+        org_id: str, user_id: str = "user_test", roles: tuple[str, ...] | list[str] = ("admin",), ttl: int = 300
+    ) -> str:
         return mint(identity_private_key, user_id=user_id, org_id=org_id, roles=list(roles), ttl_seconds=ttl)
 
     return _make
@@ -153,9 +155,11 @@ class ClerkIssuer:
         self.private_pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode()
-        self.public_pem = key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
+        self.public_pem = (
+            key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
 
     @property
     def jwk(self) -> dict[str, Any]:
@@ -167,22 +171,27 @@ class ClerkIssuer:
     def kid(self) -> str:
         return self.jwk["kid"]
 
-    def claims(self, org_id: str | None, user_id: str = "user_test", role: str = "admin", *, version: int = 2,
-               **overrides: Any) -> dict[str, Any]:
+    def claims(
+        self, org_id: str | None, user_id: str = "user_test", role: str = "admin", *, version: int = 2, **overrides: Any
+    ) -> dict[str, Any]:
         from byte_stack.devclerk import session_claims
 
-        claims = session_claims(user_id=user_id, org_id=org_id, role=role, issuer=self.issuer, version=version,
-                                azp=self.azp)
+        claims = session_claims(
+            user_id=user_id, org_id=org_id, role=role, issuer=self.issuer, version=version, azp=self.azp
+        )
         claims.update(overrides)
         return {k: v for k, v in claims.items() if v is not None}
 
     def sign(self, claims: dict[str, Any], *, kid: str | None = None, headers: dict[str, Any] | None = None) -> str:
         import jwt
 
-        return jwt.encode(claims, self.private_pem, algorithm="RS256", headers={"kid": kid or self.kid, **(headers or {})})
+        return jwt.encode(
+            claims, self.private_pem, algorithm="RS256", headers={"kid": kid or self.kid, **(headers or {})}
+        )
 
-    def token(self, org_id: str | None, user_id: str = "user_test", role: str = "admin", *, version: int = 2,
-              **overrides: Any) -> str:
+    def token(
+        self, org_id: str | None, user_id: str = "user_test", role: str = "admin", *, version: int = 2, **overrides: Any
+    ) -> str:
         """A valid session token; `overrides` replace claims (None removes one)."""
         return self.sign(self.claims(org_id, user_id, role, version=version, **overrides))
 
@@ -222,7 +231,9 @@ def redis_url(logs_dir: Path) -> Iterator[str]:
     log = (logs_dir / f"redis-{port}.log").open("ab")
     proc = subprocess.Popen(
         [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 20
     while True:

@@ -53,9 +53,13 @@ class OwnPostgres:
             kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                stack_pg.server_argv(profile, self.pgdata, fast=True), stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-                env={"PATH": os.environ.get("PATH", ""), "LC_ALL": "C.UTF-8"}, **kwargs,
+                stack_pg.server_argv(profile, self.pgdata, fast=True),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={"PATH": os.environ.get("PATH", ""), "LC_ALL": "C.UTF-8"},
+                **kwargs,
             )
         deadline = time.monotonic() + timeout
         while True:
@@ -89,9 +93,14 @@ class OwnPostgres:
         """A role and database for `service`, as the stack makes them (not a superuser, so
         row-level security binds it), migrated; returns its URL."""
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD {}").format(
-                sql.Identifier(service), sql.Literal(service)))
-            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(service), sql.Identifier(service)))
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD {}").format(
+                    sql.Identifier(service), sql.Literal(service)
+                )
+            )
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(service), sql.Identifier(service))
+            )
         url = f"postgresql+asyncpg://{service}:{service}@127.0.0.1:{self.port}/{service}"
         migrate(service, url)
         return url

@@ -23,8 +23,19 @@ def free_port() -> int:
 
 def migrate(service: str, database_url: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "alembic", "-c", str(REPO_ROOT / "services" / service / "alembic.ini"), "upgrade", "head"],
-        cwd=REPO_ROOT, env={**os.environ, "DATABASE_URL": database_url}, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "alembic",
+            "-c",
+            str(REPO_ROOT / "services" / service / "alembic.ini"),
+            "upgrade",
+            "head",
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         raise RuntimeError(f"migrations of {service} failed:\n{result.stderr}")
@@ -43,8 +54,12 @@ class ServiceProcess:
         env = {**self.env, **{k.upper(): v for k, v in extra_env.items()}}
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", f"byte_{self.service}"], cwd=REPO_ROOT, env=env,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", f"byte_{self.service}"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.wait_ready(timeout)
         return self

@@ -10,8 +10,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def eventually(probe: Callable[[], T | Awaitable[T]], *, timeout: float = 30.0, interval: float = 0.1,
-                     what: str = "") -> T:
+async def eventually(
+    probe: Callable[[], T | Awaitable[T]], *, timeout: float = 30.0, interval: float = 0.1, what: str = ""
+) -> T:
     """Calls `probe` (sync or async) until it returns something truthy, and returns that.
 
     An `AssertionError` inside the probe means "not yet", like a falsy value, so a probe can
@@ -37,6 +38,7 @@ async def eventually(probe: Callable[[], T | Awaitable[T]], *, timeout: float = 
                 return value
         if loop.time() >= deadline:
             last = f"last assertion: {failure}" if failure is not None else f"last value: {value!r}"
-            raise AssertionError(f"{what or 'condition'} not met within {timeout}s ({attempts} attempts); {last}") \
-                from failure
+            raise AssertionError(
+                f"{what or 'condition'} not met within {timeout}s ({attempts} attempts); {last}"
+            ) from failure
         await asyncio.sleep(interval)

@@ -49,7 +49,9 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("status IN ('active', 'inactive', 'lead')", name="contacts_status_valid"),
     )
-    op.execute("CREATE UNIQUE INDEX contacts_org_email_unique ON contacts (org_id, lower(email)) WHERE email IS NOT NULL")
+    op.execute(
+        "CREATE UNIQUE INDEX contacts_org_email_unique ON contacts (org_id, lower(email)) WHERE email IS NOT NULL"
+    )
     # Keyset pagination: one index per sort, (org, sort key, id), walked in either direction.
     op.execute("CREATE INDEX contacts_by_created ON contacts (org_id, created_at, id)")
     op.execute("CREATE INDEX contacts_by_updated ON contacts (org_id, updated_at, id)")

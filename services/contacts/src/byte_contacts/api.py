@@ -46,7 +46,9 @@ Queries = Annotated[ContactQueries, Depends(_queries)]
 
 
 async def contact_filter(
-    q: Annotated[str | None, Query(max_length=200, description="case-insensitive substring of name, email or phone")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="case-insensitive substring of name, email or phone")
+    ] = None,
     status: ContactStatus | None = None,
     tag: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
     sort: Annotated[str, Query(pattern=SORT_PATTERN, description="field, `-` prefix for descending")] = "-created_at",
@@ -85,11 +87,17 @@ See docs/errors.md."""
     "/export",
     response_class=StreamingResponse,
     description=EXPORT_DESCRIPTION,
-    responses={200: {
-        "content": {"text/csv": {"schema": {"type": "string"}}},
-        "headers": {"X-Export-Format": {"description": "`rows-trailer`: the body ends with `# rows=<n> complete`",
-                                        "schema": {"type": "string", "enum": [EXPORT_FORMAT]}}},
-    }},
+    responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "headers": {
+                "X-Export-Format": {
+                    "description": "`rows-trailer`: the body ends with `# rows=<n> complete`",
+                    "schema": {"type": "string", "enum": [EXPORT_FORMAT]},
+                }
+            },
+        }
+    },
 )
 async def export_contacts(ctx: CurrentContext, queries: Queries, f: Filter) -> StreamingResponse:
     return StreamingResponse(
@@ -100,15 +108,22 @@ async def export_contacts(ctx: CurrentContext, queries: Queries, f: Filter) -> S
 
 
 @router.post("", response_model=ContactPublic, status_code=status.HTTP_201_CREATED)
-async def create_contact(ctx: CurrentContext, handlers: Handlers, body: ContactCreate, response: Response) -> ContactPublic:
+async def create_contact(
+    ctx: CurrentContext, handlers: Handlers, body: ContactCreate, response: Response
+) -> ContactPublic:
     contact = await handlers.create(ctx, CreateContact(body))
     response.headers["Location"] = f"/v1/contacts/{contact.id}"
     return ContactPublic.model_validate(contact.model_dump())
 
 
-@router.post("/upsert", response_model=ContactUpserted,
-             responses={201: {"model": ContactUpserted, "description": "no contact had this email: created"}})
-async def upsert_contact(ctx: CurrentContext, handlers: Handlers, body: ContactUpsert, response: Response) -> ContactUpserted:
+@router.post(
+    "/upsert",
+    response_model=ContactUpserted,
+    responses={201: {"model": ContactUpserted, "description": "no contact had this email: created"}},
+)
+async def upsert_contact(
+    ctx: CurrentContext, handlers: Handlers, body: ContactUpsert, response: Response
+) -> ContactUpserted:
     contact, created = await handlers.upsert(ctx, UpsertContact(body))
     if created:
         response.status_code = status.HTTP_201_CREATED
@@ -121,7 +136,9 @@ async def get_contact(ctx: CurrentContext, queries: Queries, contact_id: uuid.UU
 
 
 @router.patch("/{contact_id:uuid}", response_model=ContactPublic)
-async def update_contact(ctx: CurrentContext, handlers: Handlers, contact_id: uuid.UUID, body: ContactUpdate) -> ContactPublic:
+async def update_contact(
+    ctx: CurrentContext, handlers: Handlers, contact_id: uuid.UUID, body: ContactUpdate
+) -> ContactPublic:
     contact = await handlers.update(ctx, UpdateContact(contact_id, body))
     return ContactPublic.model_validate(contact.model_dump())
 

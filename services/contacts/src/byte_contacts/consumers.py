@@ -24,7 +24,8 @@ def register(broker: KafkaBroker, handlers: ContactHandlers, group: str) -> None
     async def on_submission(envelope: Envelope) -> None:
         received = SubmissionReceived.model_validate(envelope.data)
         applicant = ContactCreate.model_validate(received.applicant.model_dump(exclude_unset=True))
-        await handlers.take_in(Context.of_event(envelope),
-                               TakeInApplicant(submission_id=received.submission_id, applicant=applicant))
+        await handlers.take_in(
+            Context.of_event(envelope), TakeInApplicant(submission_id=received.submission_id, applicant=applicant)
+        )
 
     subscribe(broker, topics.INGEST, group_id=f"{group}.intake", handler=on_submission, types=INTAKE_TYPES)

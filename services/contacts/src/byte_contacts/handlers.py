@@ -30,9 +30,10 @@ def snapshot(row: Any) -> ContactSnapshot:
 
 class EmailTaken(Conflict):
     def __init__(self) -> None:
-        super().__init__("another contact in this organization has this email", errors=[
-            {"field": "email", "in": "body", "message": "already used by another contact"}
-        ])
+        super().__init__(
+            "another contact in this organization has this email",
+            errors=[{"field": "email", "in": "body", "message": "already used by another contact"}],
+        )
 
 
 @dataclass
@@ -53,8 +54,9 @@ class ContactHandlers:
         require_writer(ctx)
         try:
             async with self.uow.begin(ctx) as work:
-                current = await row_in_org(work.session, contacts, PUBLIC_COLUMNS, cmd.contact_id, ctx.org_id,
-                                           "contact", for_update=True)
+                current = await row_in_org(
+                    work.session, contacts, PUBLIC_COLUMNS, cmd.contact_id, ctx.org_id, "contact", for_update=True
+                )
                 changed = domain.changes(dict(current._mapping), cmd.changes.model_dump(exclude_unset=True))
                 if not changed:
                     return snapshot(current)
@@ -67,8 +69,9 @@ class ContactHandlers:
                     )
                 ).one()
                 contact = snapshot(row)
-                await work.emit("contact.updated", contact.id,
-                                ContactUpdated(contact=contact, changed_fields=sorted(changed)))
+                await work.emit(
+                    "contact.updated", contact.id, ContactUpdated(contact=contact, changed_fields=sorted(changed))
+                )
         except IntegrityError as exc:
             raise _translate(exc) from exc
         return contact
@@ -88,10 +91,16 @@ class ContactHandlers:
     async def upsert(self, ctx: Context, cmd: UpsertContact) -> tuple[ContactSnapshot, bool]:
         require_writer(ctx)
         async with self.uow.begin(ctx) as work:
-            contact, created = await self._upsert(work, cmd.contact.model_dump(exclude={"submission_id"}),
-                                                  cmd.contact.model_fields_set - {"submission_id"})
-            await work.emit("contact.upserted", contact.id, ContactUpserted(
-                contact=contact, created=created, submission_id=cmd.contact.submission_id))
+            contact, created = await self._upsert(
+                work,
+                cmd.contact.model_dump(exclude={"submission_id"}),
+                cmd.contact.model_fields_set - {"submission_id"},
+            )
+            await work.emit(
+                "contact.upserted",
+                contact.id,
+                ContactUpserted(contact=contact, created=created, submission_id=cmd.contact.submission_id),
+            )
         return contact, created
 
     async def take_in(self, ctx: Context, cmd: TakeInApplicant) -> ContactSnapshot | None:
@@ -104,8 +113,11 @@ class ContactHandlers:
                 contact, created = await self._insert(work, values), True
             else:
                 contact, created = await self._upsert(work, values, cmd.applicant.model_fields_set)
-            await work.emit("contact.upserted", contact.id, ContactUpserted(
-                contact=contact, created=created, submission_id=cmd.submission_id))
+            await work.emit(
+                "contact.upserted",
+                contact.id,
+                ContactUpserted(contact=contact, created=created, submission_id=cmd.submission_id),
+            )
         return contact
 
     # --- statements the handlers share ---

@@ -44,15 +44,21 @@ contacts = sa.Table(
 
 # One contact per email within an org, whatever the case: what upsert-by-email matches on.
 EMAIL_UNIQUE_INDEX = "contacts_org_email_unique"
-sa.Index(EMAIL_UNIQUE_INDEX, contacts.c.org_id, sa.func.lower(contacts.c.email), unique=True,
-         postgresql_where=contacts.c.email.isnot(None))
+sa.Index(
+    EMAIL_UNIQUE_INDEX,
+    contacts.c.org_id,
+    sa.func.lower(contacts.c.email),
+    unique=True,
+    postgresql_where=contacts.c.email.isnot(None),
+)
 # Keyset pagination: one index per sort, (org, sort key, id), walked in either direction.
 sa.Index("contacts_by_created", contacts.c.org_id, contacts.c.created_at, contacts.c.id)
 sa.Index("contacts_by_updated", contacts.c.org_id, contacts.c.updated_at, contacts.c.id)
 sa.Index("contacts_by_last_name", contacts.c.org_id, sa.func.lower(contacts.c.last_name), contacts.c.id)
 sa.Index("contacts_by_first_name", contacts.c.org_id, sa.func.lower(contacts.c.first_name), contacts.c.id)
-sa.Index("contacts_search", contacts.c.search_text, postgresql_using="gin",
-         postgresql_ops={"search_text": "gin_trgm_ops"})
+sa.Index(
+    "contacts_search", contacts.c.search_text, postgresql_using="gin", postgresql_ops={"search_text": "gin_trgm_ops"}
+)
 sa.Index("contacts_tags", contacts.c.tags, postgresql_using="gin")
 
 outbox = outbox_table(metadata)

@@ -13,8 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from byte_contracts.enums import ContactStatus
-from byte_platform.db import Database, row_in_org
 from byte_platform.context import Context
+from byte_platform.db import Database, row_in_org
 from byte_platform.pagination import Keyset, dump_time, parse_time
 
 from byte_contacts.domain import Sort
@@ -76,7 +76,9 @@ class ContactQueries:
             row = await row_in_org(session, contacts, PUBLIC_COLUMNS, contact_id, ctx.org_id, "contact")
         return ContactPublic.model_validate(dict(row._mapping))
 
-    async def page(self, ctx: Context, f: ContactFilter, limit: int, cursor: str | None) -> tuple[Sequence[Any], str | None]:
+    async def page(
+        self, ctx: Context, f: ContactFilter, limit: int, cursor: str | None
+    ) -> tuple[Sequence[Any], str | None]:
         """A page of rows (the public columns, plus the sort key) and the next page's cursor."""
         keyset = f.keyset
         stmt = keyset.page(sa.select(*PUBLIC_COLUMNS).where(*f.where(ctx.org_id)), cursor, limit)

@@ -12,23 +12,34 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, 
 from pydantic_core import PydanticCustomError
 
 # Every text type carries `StorableText`: PostgreSQL cannot store U+0000 or a lone surrogate.
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NOT_BLANK),
-                 StorableText]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NOT_BLANK), StorableText
+]
 OptionalName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), StorableText]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), StorableText]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^[0-9+().\- x]*$"),
-                  StorableText]
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^[0-9+().\- x]*$"), StorableText
+]
 Zip = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20), StorableText]
 # no whitespace by any engine's definition (see NOT_BLANK): the pattern means the same to clients
-Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048,
-                                       pattern=r"^https?://[^\s\x1c-\x1f\x85\ufeff]+$"),
-                StorableText]
-EMAIL_RULE = ("an email address that can receive mail: reserved names (.test, .invalid, .localhost, .local, "
-              ".onion, .arpa) are refused")
-Email = Annotated[EmailStr, StringConstraints(max_length=254), StorableText,
-                  WithJsonSchema({"type": "string", "format": "email", "maxLength": 254, "description": EMAIL_RULE})]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=NOT_BLANK),
-                StorableText]
+Url = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^https?://[^\s\x1c-\x1f\x85\ufeff]+$"),
+    StorableText,
+]
+EMAIL_RULE = (
+    "an email address that can receive mail: reserved names (.test, .invalid, .localhost, .local, "
+    ".onion, .arpa) are refused"
+)
+Email = Annotated[
+    EmailStr,
+    StringConstraints(max_length=254),
+    StorableText,
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 254, "description": EMAIL_RULE}),
+]
+Tag = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=NOT_BLANK), StorableText
+]
 SubmissionId = Annotated[str, StringConstraints(max_length=200), StorableText]
 
 PAGE_SIZE_MAX = 200
@@ -66,13 +77,13 @@ class ContactUpdate(_Strict):
     always has may be left out, never sent as null (their type says so: `= Field(default=None)`
     only stands for "not sent")."""
 
-    first_name: Name = Field(default=None)
-    last_name: OptionalName = Field(default=None)
+    first_name: Name = Field(default=None)  # type: ignore[assignment]  # None: not sent
+    last_name: OptionalName = Field(default=None)  # type: ignore[assignment]  # None: not sent
     email: Email | None = None
     phone: Phone | None = None
     company: Short | None = None
     role: Short | None = None
-    status: ContactStatus = Field(default=None)
+    status: ContactStatus = Field(default=None)  # type: ignore[assignment]  # None: not sent
     avatar_url: Url | None = None
     last_contacted_at: AwareDatetime | None = None
     address_line_1: Short | None = None
@@ -80,8 +91,8 @@ class ContactUpdate(_Strict):
     city: Short | None = None
     state: Short | None = None
     zip: Zip | None = None
-    metadata: Metadata = Field(default=None)
-    tags: Tags = Field(default=None)
+    metadata: Metadata = Field(default=None)  # type: ignore[arg-type]  # None: not sent
+    tags: Tags = Field(default=None)  # type: ignore[arg-type]  # None: not sent
 
     @field_validator(*REQUIRED_FIELDS, mode="before")
     @classmethod

@@ -30,7 +30,8 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
     op.execute(
-        "CREATE INDEX users_by_name ON users (org_id, lower(coalesce(last_name, '')), lower(coalesce(first_name, '')), id)"
+        "CREATE INDEX users_by_name ON users "
+        "(org_id, lower(coalesce(last_name, '')), lower(coalesce(first_name, '')), id)"
     )
     op.execute("CREATE INDEX users_roles ON users USING gin (roles)")
     enable_row_level_security("users")

@@ -18,9 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column(
-        "user_profiles", sa.Column("has_own_profile", sa.Boolean, nullable=False, server_default=sa.false())
-    )
+    op.add_column("user_profiles", sa.Column("has_own_profile", sa.Boolean, nullable=False, server_default=sa.false()))
     # A profile with a Clerk time came from a user event; one without cannot be told apart from
     # a membership's and is left to the user's next event.
     op.execute("UPDATE user_profiles SET has_own_profile = true WHERE source_updated_at > 0")

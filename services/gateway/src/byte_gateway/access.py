@@ -92,7 +92,14 @@ class Gatekeeper:
             return cached[0]
         if len(self._minted) > 10_000:
             self._minted.clear()
-        token = mint(self._key, user_id=who.user_id, org_id=who.org_id, roles=who.roles,
-                     ttl_seconds=self._ttl, issuer=self._issuer, audience=self._audience)
+        token = mint(
+            self._key,
+            user_id=who.user_id,
+            org_id=who.org_id,
+            roles=who.roles,
+            ttl_seconds=self._ttl,
+            issuer=self._issuer,
+            audience=self._audience,
+        )
         self._minted[key] = (token, now)
         return token

@@ -35,12 +35,18 @@ async def caller(request: Request) -> Session:
 Caller = Annotated[Session, Depends(caller)]
 
 
-@router.get("/v1/users", response_model=UserPage, tags=["users"],
-            responses={400: {"description": "`cursor` is not one this API issued"}})
+@router.get(
+    "/v1/users",
+    response_model=UserPage,
+    tags=["users"],
+    responses={400: {"description": "`cursor` is not one this API issued"}},
+)
 async def list_users(
     who: Caller,
     request: Request,
-    role: Annotated[str | None, Query(min_length=1, max_length=64, description="only members holding this role")] = None,
+    role: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="only members holding this role")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> UserPage:
@@ -62,23 +68,50 @@ SVIX_HEADERS = ("svix-id", "svix-timestamp", "svix-signature")
 WEBHOOK_OPENAPI = {
     "security": [],
     "parameters": [
-        {"name": name, "in": "header", "required": True, "schema": {"type": "string"},
-         "description": "set by Svix; the signature covers the id, the timestamp and the exact body"}
+        {
+            "name": name,
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "set by Svix; the signature covers the id, the timestamp and the exact body",
+        }
         for name in SVIX_HEADERS
     ],
-    "requestBody": {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "required": ["type", "data"],
-        "properties": {"type": {"type": "string", "description": "`user.created`, `organizationMembership.updated`, ..."},
-                       "data": {"type": "object", "description": "the Clerk object the event is about"}},
-    }}}},
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["type", "data"],
+                    "properties": {
+                        "type": {
+                            "type": "string",
+                            "description": "`user.created`, `organizationMembership.updated`, ...",
+                        },
+                        "data": {"type": "object", "description": "the Clerk object the event is about"},
+                    },
+                }
+            }
+        },
+    },
 }
 
 
-@router.post("/webhooks/clerk", response_model=WebhookResult, tags=["webhooks"], openapi_extra=WEBHOOK_OPENAPI,
-             responses={400: {"description": "missing or wrong Svix signature, or a payload that is not a Clerk event "
-                                              "the gateway can store (not JSON, too deep, NUL or lone surrogates)"},
-                        413: {"description": f"over {WEBHOOK_MAX_BYTES} bytes"},
-                        503: {"description": "webhooks are not configured on this gateway"}})
+@router.post(
+    "/webhooks/clerk",
+    response_model=WebhookResult,
+    tags=["webhooks"],
+    openapi_extra=WEBHOOK_OPENAPI,
+    responses={
+        400: {
+            "description": "missing or wrong Svix signature, or a payload that is not a Clerk event "
+            "the gateway can store (not JSON, too deep, NUL or lone surrogates)"
+        },
+        413: {"description": f"over {WEBHOOK_MAX_BYTES} bytes"},
+        503: {"description": "webhooks are not configured on this gateway"},
+    },
+)
 async def clerk_webhook(request: Request) -> WebhookResult:
     """Clerk (Svix) webhooks: users, memberships, organizations. Signed, deduplicated by svix-id."""
     webhook: Webhook | None = request.app.state.clerk_webhook
@@ -94,7 +127,9 @@ async def clerk_webhook(request: Request) -> WebhookResult:
     try:
         webhook.verify(body, headers)  # returns None in svix 2.9: the body is parsed below
     except (WebhookVerificationError, binascii.Error, ValueError, TypeError):
-        raise Problem(400, "Invalid webhook", "signature does not verify, or the timestamp is too old or too new") from None
+        raise Problem(
+            400, "Invalid webhook", "signature does not verify, or the timestamp is too old or too new"
+        ) from None
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes

@@ -160,7 +160,7 @@ class ClerkVerifier:
         try:
             claims = jwt.decode(
                 token,
-                key,
+                key,  # type: ignore[arg-type]  # an RSA key: the PEM and the JWKS hold nothing else
                 algorithms=[ALGORITHM],
                 leeway=self._leeway,
                 issuer=self._issuer,

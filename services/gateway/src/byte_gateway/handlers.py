@@ -47,13 +47,16 @@ class ApplyClerkDelivery:
     body: Any
 
 
-def _str(data: dict[str, Any], key: str, *, required: bool = False) -> str | None:
+def _str(data: dict[str, Any], key: str) -> str | None:
     value = data.get(key)
-    if isinstance(value, str) and value:
-        return value
-    if required:
+    return value if isinstance(value, str) and value else None
+
+
+def _required(data: dict[str, Any], key: str) -> str:
+    value = _str(data, key)
+    if value is None:
         raise BadPayload(f"data.{key} is missing or not a string")
-    return None
+    return value
 
 
 MAX_MILLIS = 2**63 - 1  # a BIGINT column
@@ -80,8 +83,13 @@ def primary_email(data: dict[str, Any]) -> str | None:
 
 def _member(row: Any) -> events.Member:
     return events.Member(
-        user_id=row.id, org_id=row.org_id, email=row.email, first_name=row.first_name,
-        last_name=row.last_name, roles=list(row.roles), clerk_role=row.clerk_role,
+        user_id=row.id,
+        org_id=row.org_id,
+        email=row.email,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        roles=list(row.roles),
+        clerk_role=row.clerk_role,
     )
 
 
@@ -114,7 +122,11 @@ class WebhookHandlers:
     async def apply(self, cmd: ApplyClerkDelivery) -> str:
         """Returns `processed`, `duplicate` (seen before) or `ignored` (a type we don't use)."""
         body = cmd.body
-        if not isinstance(body, dict) or not isinstance(body.get("type"), str) or not isinstance(body.get("data"), dict):
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("type"), str)
+            or not isinstance(body.get("data"), dict)
+        ):
             raise BadPayload("expected an object with `type` and `data`")
         try:
             ensure_storable(body)
@@ -124,8 +136,9 @@ class WebhookHandlers:
         handler = self._dispatch.get(delivery.event_type)
         # Clerk's user events name no org: the delivery starts in none and each org it touches
         # is entered with `switch_org`, which row-level security follows.
-        ctx = Context(org_id="", actor=ACTOR, roles=frozenset({SYSTEM_ROLE}), correlation_id=cmd.svix_id,
-                      causation_id=cmd.svix_id)
+        ctx = Context(
+            org_id="", actor=ACTOR, roles=frozenset({SYSTEM_ROLE}), correlation_id=cmd.svix_id, causation_id=cmd.svix_id
+        )
         async with self.uow.unscoped(ctx) as work:
             if not await work.first_time(CONSUMER, cmd.svix_id):
                 return "duplicate"
@@ -148,10 +161,13 @@ class WebhookHandlers:
     # -- users -------------------------------------------------------------------------------
 
     async def _user_changed(self, work: Work, d: Delivery, data: dict[str, Any]) -> None:
-        user_id = _str(data, "id", required=True)
+        user_id = _required(data, "id")
         values = {
-            "email": primary_email(data), "first_name": _str(data, "first_name"),
-            "last_name": _str(data, "last_name"), "source_updated_at": _millis(data), "has_own_profile": True,
+            "email": primary_email(data),
+            "first_name": _str(data, "first_name"),
+            "last_name": _str(data, "last_name"),
+            "source_updated_at": _millis(data),
+            "has_own_profile": True,
         }
         stmt = insert(user_profiles).values(id=user_id, **values)
         row = (
@@ -171,26 +187,37 @@ class WebhookHandlers:
             await work.switch_org(org_id)
             member = (
                 await work.session.execute(
-                    sa.update(users).where(users.c.org_id == org_id, users.c.id == user_id)
-                    .values(**profile, updated_at=sa.func.now()).returning(*users.c)
+                    sa.update(users)
+                    .where(users.c.org_id == org_id, users.c.id == user_id)
+                    .values(**profile, updated_at=sa.func.now())
+                    .returning(*users.c)
                 )
             ).one_or_none()
             if member is not None:
-                await self._emit(work, d, "identity.user.updated", org_id, user_id,
-                                 events.UserUpdated(member=_member(member)))
+                await self._emit(
+                    work, d, "identity.user.updated", org_id, user_id, events.UserUpdated(member=_member(member))
+                )
 
     async def _user_deleted(self, work: Work, d: Delivery, data: dict[str, Any]) -> None:
-        user_id = _str(data, "id", required=True)
+        user_id = _required(data, "id")
         old = await work.session.scalar(
             sa.select(user_profiles.c.org_ids).where(user_profiles.c.id == user_id).with_for_update()
         )
         # a tombstone, so a late membership or user event does not bring the user back
         stmt = insert(user_profiles).values(id=user_id, deleted=True)
-        await work.session.execute(stmt.on_conflict_do_update(
-            index_elements=[user_profiles.c.id],
-            set_={"deleted": True, "org_ids": sa.text("'{}'::text[]"), "email": None, "first_name": None,
-                  "last_name": None, "updated_at": sa.func.now()},
-        ))
+        await work.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[user_profiles.c.id],
+                set_={
+                    "deleted": True,
+                    "org_ids": sa.text("'{}'::text[]"),
+                    "email": None,
+                    "first_name": None,
+                    "last_name": None,
+                    "updated_at": sa.func.now(),
+                },
+            )
+        )
         for org_id in old or []:
             await work.switch_org(org_id)
             gone = await work.session.scalar(
@@ -207,14 +234,14 @@ class WebhookHandlers:
         public = data.get("public_user_data")
         if not isinstance(org, dict) or not isinstance(public, dict):
             raise BadPayload("data.organization and data.public_user_data are required")
-        return _str(org, "id", required=True), _str(public, "user_id", required=True), public  # type: ignore[return-value]
+        return _required(org, "id"), _required(public, "user_id"), public
 
     async def _membership_changed(self, work: Work, d: Delivery, data: dict[str, Any]) -> None:
         org_id, user_id, public = self._membership_parts(data)
-        clerk_role = _str(data, "role", required=True)
+        clerk_role = _required(data, "role")
         source_updated_at = _millis(data)
         try:
-            roles = [map_role(clerk_role)]  # type: ignore[arg-type]
+            roles = [map_role(clerk_role)]
         except InvalidClaims as exc:
             raise BadPayload(exc.detail) from None
         profile = (
@@ -233,9 +260,9 @@ class WebhookHandlers:
             names = from_membership
         else:
             await work.session.execute(
-                sa.update(user_profiles).where(user_profiles.c.id == user_id).values(
-                    org_ids=sa.func.array_append(sa.func.array_remove(user_profiles.c.org_ids, org_id), org_id)
-                )
+                sa.update(user_profiles)
+                .where(user_profiles.c.id == user_id)
+                .values(org_ids=sa.func.array_append(sa.func.array_remove(user_profiles.c.org_ids, org_id), org_id))
             )
             # the user's own events carry the primary email; a membership only the identifier.
             # Not `source_updated_at > 0`: a user event without `updated_at` is still the user's own.
@@ -255,16 +282,19 @@ class WebhookHandlers:
         if row is None:
             return
         if row.inserted:
-            await self._emit(work, d, "identity.membership.created", org_id, user_id,
-                             events.MembershipCreated(member=_member(row)))
+            await self._emit(
+                work, d, "identity.membership.created", org_id, user_id, events.MembershipCreated(member=_member(row))
+            )
         else:
-            await self._emit(work, d, "identity.membership.updated", org_id, user_id,
-                             events.MembershipUpdated(member=_member(row)))
+            await self._emit(
+                work, d, "identity.membership.updated", org_id, user_id, events.MembershipUpdated(member=_member(row))
+            )
 
     async def _membership_deleted(self, work: Work, d: Delivery, data: dict[str, Any]) -> None:
         org_id, user_id, _ = self._membership_parts(data)
         await work.session.execute(
-            sa.update(user_profiles).where(user_profiles.c.id == user_id)
+            sa.update(user_profiles)
+            .where(user_profiles.c.id == user_id)
             .values(org_ids=sa.func.array_remove(user_profiles.c.org_ids, org_id))
         )
         await work.switch_org(org_id)
@@ -272,29 +302,35 @@ class WebhookHandlers:
             sa.delete(users).where(users.c.org_id == org_id, users.c.id == user_id).returning(users.c.id)
         )
         if gone is not None:
-            await self._emit(work, d, "identity.membership.deleted", org_id, user_id,
-                             events.MembershipDeleted(user_id=user_id))
+            await self._emit(
+                work, d, "identity.membership.deleted", org_id, user_id, events.MembershipDeleted(user_id=user_id)
+            )
 
     # -- organizations ----------------------------------------------------------------------
 
     async def _organization_changed(self, work: Work, d: Delivery, data: dict[str, Any]) -> None:
-        org_id = _str(data, "id", required=True)
-        org = events.Organization(org_id=org_id, name=_str(data, "name"), slug=_str(data, "slug"),
-                                  created_by=_str(data, "created_by"))
+        org_id = _required(data, "id")
+        org = events.Organization(
+            org_id=org_id, name=_str(data, "name"), slug=_str(data, "slug"), created_by=_str(data, "created_by")
+        )
         if d.event_type == "organization.created":
-            await self._emit(work, d, "identity.organization.created", org_id, org_id,
-                             events.OrganizationCreated(organization=org))
+            await self._emit(
+                work, d, "identity.organization.created", org_id, org_id, events.OrganizationCreated(organization=org)
+            )
         else:
-            await self._emit(work, d, "identity.organization.updated", org_id, org_id,
-                             events.OrganizationUpdated(organization=org))
+            await self._emit(
+                work, d, "identity.organization.updated", org_id, org_id, events.OrganizationUpdated(organization=org)
+            )
 
     async def _organization_deleted(self, work: Work, d: Delivery, data: dict[str, Any]) -> None:
-        org_id = _str(data, "id", required=True)
+        org_id = _required(data, "id")
         await work.switch_org(org_id)
         await work.session.execute(sa.delete(users).where(users.c.org_id == org_id))
         await work.session.execute(
-            sa.update(user_profiles).where(user_profiles.c.org_ids.contains([org_id]))
+            sa.update(user_profiles)
+            .where(user_profiles.c.org_ids.contains([org_id]))
             .values(org_ids=sa.func.array_remove(user_profiles.c.org_ids, org_id))
         )
-        await self._emit(work, d, "identity.organization.deleted", org_id, org_id,
-                         events.OrganizationDeleted(org_id=org_id))
+        await self._emit(
+            work, d, "identity.organization.deleted", org_id, org_id, events.OrganizationDeleted(org_id=org_id)
+        )

@@ -76,8 +76,9 @@ def install_gateway_errors(app: FastAPI) -> None:
 
     @app.exception_handler(RateLimited)
     async def _limited(request: Request, exc: RateLimited) -> JSONResponse:
-        response = problem_response(429, "Too Many Requests", str(exc), request, scope=exc.scope,
-                                    retry_after=exc.retry_after)
+        response = problem_response(
+            429, "Too Many Requests", str(exc), request, scope=exc.scope, retry_after=exc.retry_after
+        )
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
@@ -114,39 +115,59 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     pem = settings.clerk_pem()
     jwks = None
     if pem is None and settings.clerk_jwks_url:
-        jwks = JwksCache(settings.clerk_jwks_url, side_client, ttl_seconds=settings.clerk_jwks_cache_seconds,
-                         min_refresh_seconds=settings.clerk_jwks_min_refresh_seconds,
-                         timeout_seconds=settings.clerk_jwks_timeout_seconds)
-    verifier = ClerkVerifier(pem=pem, jwks=jwks, issuer=settings.clerk_issuer,
-                             leeway_seconds=settings.clerk_clock_skew_seconds,
-                             authorized_parties=settings.authorized_parties())
+        jwks = JwksCache(
+            settings.clerk_jwks_url,
+            side_client,
+            ttl_seconds=settings.clerk_jwks_cache_seconds,
+            min_refresh_seconds=settings.clerk_jwks_min_refresh_seconds,
+            timeout_seconds=settings.clerk_jwks_timeout_seconds,
+        )
+    verifier = ClerkVerifier(
+        pem=pem,
+        jwks=jwks,
+        issuer=settings.clerk_issuer,
+        leeway_seconds=settings.clerk_clock_skew_seconds,
+        authorized_parties=settings.authorized_parties(),
+    )
     limits = (
-        RateLimits(per_user=settings.rate_limit_per_user, per_org=settings.rate_limit_per_org,
-                   storage_uri=settings.rate_limit_storage_uri, strategy=settings.rate_limit_strategy)
-        if settings.rate_limit_enabled else None
+        RateLimits(
+            per_user=settings.rate_limit_per_user,
+            per_org=settings.rate_limit_per_org,
+            storage_uri=settings.rate_limit_storage_uri,
+            strategy=settings.rate_limit_strategy,
+        )
+        if settings.rate_limit_enabled
+        else None
     )
 
     runtime.add("upstream pool", proxy.start, proxy.close)
     runtime.add("side client", stop=side_client.aclose)
 
     # docs and schema are served by api.py: one document merged from every service
-    app = FastAPI(title="BYTE API", version="0.1.0", lifespan=runtime.lifespan(), openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="BYTE API", version="0.1.0", lifespan=runtime.lifespan(), openapi_url=None, docs_url=None, redoc_url=None
+    )
     app.add_middleware(CorrelationMiddleware)
     install_problem_handlers(app)
     install_gateway_errors(app)
     app.state.settings = settings
     app.state.gatekeeper = Gatekeeper(
-        verifier, limits, settings.identity_private_key_pem(),
-        identity_ttl_seconds=settings.identity_ttl_seconds, identity_issuer=settings.identity_issuer,
-        identity_audience=settings.identity_audience, allowed_origins=settings.authorized_parties(),
+        verifier,
+        limits,
+        settings.identity_private_key_pem(),
+        identity_ttl_seconds=settings.identity_ttl_seconds,
+        identity_issuer=settings.identity_issuer,
+        identity_audience=settings.identity_audience,
+        allowed_origins=settings.authorized_parties(),
     )
     app.state.proxy = proxy
     app.state.user_queries = UserQueries(db)
     app.state.webhook_handlers = webhook_handlers
     secret = settings.webhook_secret()
     app.state.clerk_webhook = Webhook(secret) if secret else None
-    app.state.openapi = MergedOpenApi(app.openapi, side_client, settings.service_urls_json,
-                                      ttl_seconds=settings.openapi_cache_seconds)
+    app.state.openapi = MergedOpenApi(
+        app.openapi, side_client, settings.service_urls_json, ttl_seconds=settings.openapi_cache_seconds
+    )
     app.include_router(api.router)
     if limits is not None and not settings.rate_limit_storage_uri.removeprefix("async+").startswith("memory"):
         runtime.checks["rate_limit_storage"] = limits.ping

@@ -24,8 +24,13 @@ users = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
-sa.Index("users_by_name", users.c.org_id, sa.func.lower(sa.func.coalesce(users.c.last_name, "")),
-         sa.func.lower(sa.func.coalesce(users.c.first_name, "")), users.c.id)
+sa.Index(
+    "users_by_name",
+    users.c.org_id,
+    sa.func.lower(sa.func.coalesce(users.c.last_name, "")),
+    sa.func.lower(sa.func.coalesce(users.c.first_name, "")),
+    users.c.id,
+)
 # The role filter of the user list (`roles @> ARRAY[role]`).
 sa.Index("users_roles", users.c.roles, postgresql_using="gin")
 

@@ -26,10 +26,18 @@ from byte_gateway.domain import ROUTES, prefixes_of
 log = logging.getLogger(__name__)
 
 SECURITY_SCHEMES = {
-    "clerkSession": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                     "description": "Clerk session token (cross-origin callers)"},
-    "clerkCookie": {"type": "apiKey", "in": "cookie", "name": "__session",
-                    "description": "Clerk session cookie (same-origin callers)"},
+    "clerkSession": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "Clerk session token (cross-origin callers)",
+    },
+    "clerkCookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "__session",
+        "description": "Clerk session cookie (same-origin callers)",
+    },
 }
 PARTIAL_CACHE_SECONDS = 5.0
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
@@ -39,7 +47,7 @@ PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
     "description": "RFC 9457 problem details. Members beyond these may appear (`code` on an auth failure, "
-                   "`retry_after` on a rate limit, facts such as `assigned_to` on a conflict).",
+    "`retry_after` on a rate limit, facts such as `assigned_to` on a conflict).",
     "type": "object",
     "required": ["type", "title", "status"],
     "properties": {
@@ -65,19 +73,23 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
 # What the gateway answers before or instead of the service: (status, description, headers).
-SESSION_ERRORS = (
-    (401, "No valid Clerk session (missing, expired, not for this app)", {
-        "WWW-Authenticate": {"description": "`Bearer realm=\"byte\"`", "schema": {"type": "string"}}}),
+GatewayError = tuple[int, str, dict[str, Any]]
+SESSION_ERRORS: tuple[GatewayError, ...] = (
+    (
+        401,
+        "No valid Clerk session (missing, expired, not for this app)",
+        {"WWW-Authenticate": {"description": '`Bearer realm="byte"`', "schema": {"type": "string"}}},
+    ),
     (403, "The session has no active organization, or its role may not do this", {}),
     (429, "Too many requests for this user or organization", _RETRY_AFTER),
     (503, "Session keys or the service are unavailable; retry after a moment", _RETRY_AFTER),
 )
-UPSTREAM_ERRORS = (
+UPSTREAM_ERRORS: tuple[GatewayError, ...] = (
     (413, "The request body is over the gateway's limit", {}),
     (502, "The service failed or broke off mid-request", {}),
     (504, "The service did not answer in time", {}),
 )
-UNEXPECTED = (500, "Unexpected failure", {})
+UNEXPECTED: GatewayError = (500, "Unexpected failure", {})
 
 
 def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
@@ -99,7 +111,8 @@ def merge(own: dict[str, Any], upstream: dict[str, dict[str, Any]]) -> dict[str,
     for service, sub in sorted(upstream.items()):
         prefixes = prefixes_of(service)
         routed = {
-            p: v for p, v in (sub.get("paths") or {}).items()
+            p: v
+            for p, v in (sub.get("paths") or {}).items()
             if any(p == pre or p.startswith(pre + "/") for pre in prefixes)
         }
         theirs = (sub.get("components") or {}).get("schemas") or {}
@@ -141,7 +154,7 @@ def document_problems(doc: dict[str, Any], proxied: set[str]) -> None:
             if method not in HTTP_METHODS or not isinstance(operation, dict):
                 continue
             responses: dict[str, Any] = operation.setdefault("responses", {})
-            added = [UNEXPECTED]
+            added: list[GatewayError] = [UNEXPECTED]
             if operation.get("security", doc.get("security")):
                 added += SESSION_ERRORS
             if path in proxied:
@@ -150,15 +163,21 @@ def document_problems(doc: dict[str, Any], proxied: set[str]) -> None:
                 response = responses.setdefault(str(status), {"description": description})
                 for name, header in headers.items():
                     response.setdefault("headers", {}).setdefault(name, header)
-            for status, response in responses.items():
-                if status[:1] in ("4", "5") and isinstance(response, dict):
-                    _problem_content(status, response)
+            for code, response in responses.items():
+                if code[:1] in ("4", "5") and isinstance(response, dict):
+                    _problem_content(code, response)
             operation["responses"] = dict(sorted(responses.items()))
 
 
 class MergedOpenApi:
-    def __init__(self, own: Callable[[], dict[str, Any]], client: httpx.AsyncClient,
-                 service_urls: dict[str, str], *, ttl_seconds: float = 60.0) -> None:
+    def __init__(
+        self,
+        own: Callable[[], dict[str, Any]],
+        client: httpx.AsyncClient,
+        service_urls: dict[str, str],
+        *,
+        ttl_seconds: float = 60.0,
+    ) -> None:
         self._own = own
         self._client = client
         self._urls = service_urls

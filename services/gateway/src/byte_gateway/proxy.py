@@ -21,7 +21,8 @@ import logging
 import re
 import socket
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -35,19 +36,41 @@ from yarl import URL
 
 log = logging.getLogger(__name__)
 
-UPSTREAM_FAILURES = Counter("byte_gateway_upstream_failures_total", "Requests no upstream answered", ["service", "kind"])
-UPSTREAM_RETRIES = Counter("byte_gateway_upstream_retries_total", "Requests sent again on a fresh connection", ["service", "reason"])
+UPSTREAM_FAILURES = Counter(
+    "byte_gateway_upstream_failures_total", "Requests no upstream answered", ["service", "kind"]
+)
+UPSTREAM_RETRIES = Counter(
+    "byte_gateway_upstream_retries_total", "Requests sent again on a fresh connection", ["service", "reason"]
+)
 
 # RFC 9110 §9.2.2: sending one of these twice has the effect of sending it once
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
-HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te",
-    "trailer", "transfer-encoding", "upgrade",
-})
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
 DROP_REQUEST = HOP_BY_HOP | {
-    "host", "content-length", "authorization", "cookie", IDENTITY_HEADER.lower(), CORRELATION_HEADER.lower(),
-    "forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip",
+    "host",
+    "content-length",
+    "authorization",
+    "cookie",
+    IDENTITY_HEADER.lower(),
+    CORRELATION_HEADER.lower(),
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
 }
 DROP_RESPONSE = HOP_BY_HOP | {"server", "date", CORRELATION_HEADER.lower()}
 
@@ -62,7 +85,7 @@ def _escape(raw: bytes, unsafe: re.Pattern[bytes]) -> str:
     return unsafe.sub(lambda m: b"%%%02X" % m.group()[0], raw).decode("ascii")
 
 
-def upstream_target(scope: dict) -> str:
+def upstream_target(scope: MutableMapping[str, Any]) -> str:
     """The path and query as the caller sent them (`raw_path`, not the decoded `path`, so
     `%2F`, `%00` or `%20` reach the service as escapes it decodes exactly as the gateway did),
     with any byte that cannot stand in a URL escaped."""
@@ -128,11 +151,11 @@ class _OpenConnections(aiohttp.TCPConnector):
     or one that carried a 5xx, is dropped for another, so a request is never written into a
     connection known to be closed."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._handed_out: weakref.WeakSet[object] = weakref.WeakSet()
 
-    async def connect(self, req, traces, timeout):  # type: ignore[no-untyped-def]
+    async def connect(self, req, traces, timeout):
         while True:
             conn = await super().connect(req, traces, timeout)
             if conn.protocol not in self._handed_out:  # just opened: nothing to check
@@ -186,9 +209,13 @@ class Proxy:
     async def start(self) -> None:
         # Idle connections are dropped before the services' own keep-alive (uvicorn: 5 s) would
         # close them under the gateway's feet.
-        self._session = self._client(_OpenConnections(
-            limit=self._max_connections, limit_per_host=self._max_connections, keepalive_timeout=self._keepalive,
-        ))
+        self._session = self._client(
+            _OpenConnections(
+                limit=self._max_connections,
+                limit_per_host=self._max_connections,
+                keepalive_timeout=self._keepalive,
+            )
+        )
         self._fresh = self._client(aiohttp.TCPConnector(limit=self._max_connections, force_close=True))
 
     async def close(self) -> None:
@@ -230,7 +257,9 @@ class Proxy:
             raise Problem(502, "Bad Gateway", f"the {service} service failed ({response.status})")
         streamed = StreamingResponse(_relay(response, service), status_code=response.status)
         # every header as sent (Set-Cookie may repeat), except hop-by-hop ones
-        streamed.raw_headers = [(k.lower(), v) for k, v in response.raw_headers if k.decode("latin-1").lower() not in DROP_RESPONSE]
+        streamed.raw_headers = [
+            (k.lower(), v) for k, v in response.raw_headers if k.decode("latin-1").lower() not in DROP_RESPONSE
+        ]
         return streamed
 
     async def _exchange(
@@ -263,14 +292,17 @@ class Proxy:
                 if retrying or method not in IDEMPOTENT:
                     UPSTREAM_FAILURES.labels(service, "transport").inc()
                     raise Problem(
-                        502, "Bad Gateway",
+                        502,
+                        "Bad Gateway",
                         f"the connection to the {service} service broke before it answered ({type(exc).__name__});"
                         + ("" if method in IDEMPOTENT else " the request may or may not have been applied"),
                     ) from None
                 reason = "dropped"
             except aiohttp.ClientError as exc:  # an answer that is not HTTP, and the like
                 UPSTREAM_FAILURES.labels(service, "transport").inc()
-                raise Problem(502, "Bad Gateway", f"the {service} service failed mid-request: {type(exc).__name__}") from None
+                raise Problem(
+                    502, "Bad Gateway", f"the {service} service failed mid-request: {type(exc).__name__}"
+                ) from None
             UPSTREAM_RETRIES.labels(service, reason).inc()
             log.info("%s %s: sending again on a fresh connection (%s)", method, service, reason)
         raise AssertionError("unreachable: the fresh attempt returns or raises")
@@ -285,8 +317,13 @@ async def _relay(response: aiohttp.ClientResponse, service: str) -> AsyncIterato
     except (aiohttp.ClientError, TimeoutError) as exc:
         # The status is out: the only honest signal left is to cut the caller's transfer too.
         UPSTREAM_FAILURES.labels(service, "cut").inc()
-        log.warning("%s %s: the %s service's body broke off (%s); aborting the response",
-                    response.method, response.url.path, service, type(exc).__name__)
+        log.warning(
+            "%s %s: the %s service's body broke off (%s); aborting the response",
+            response.method,
+            response.url.path,
+            service,
+            type(exc).__name__,
+        )
         response.close()
         raise UpstreamCut(f"the {service} service's body broke off: {type(exc).__name__}: {exc}") from None
     finally:

@@ -16,7 +16,14 @@ from limits.storage import storage_from_string
 
 from byte_gateway.domain import Session
 
-STRATEGIES = {
+STRATEGIES: dict[
+    str,
+    type[
+        strategies.MovingWindowRateLimiter
+        | strategies.SlidingWindowCounterRateLimiter
+        | strategies.FixedWindowRateLimiter
+    ],
+] = {
     "moving-window": strategies.MovingWindowRateLimiter,
     "sliding-window-counter": strategies.SlidingWindowCounterRateLimiter,
     "fixed-window": strategies.FixedWindowRateLimiter,
@@ -32,7 +39,9 @@ class RateLimited(Exception):
 
 
 class RateLimits:
-    def __init__(self, *, per_user: str, per_org: str, storage_uri: str = "memory://", strategy: str = "moving-window") -> None:
+    def __init__(
+        self, *, per_user: str, per_org: str, storage_uri: str = "memory://", strategy: str = "moving-window"
+    ) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"RATE_LIMIT_STRATEGY must be one of {sorted(STRATEGIES)}")
         uri = storage_uri if storage_uri.startswith("async+") else f"async+{storage_uri}"
@@ -53,5 +62,5 @@ class RateLimits:
                     raise RateLimited(scope, item, max(1, math.ceil(stats.reset_time - time.time())))
 
     async def ping(self) -> None:
-        if not await self.storage.check():
+        if not await self.storage.check():  # type: ignore[misc]  # the async storage's check is a coroutine
             raise ConnectionError("rate-limit storage did not answer")

@@ -43,12 +43,12 @@ class GatewaySettings(ServiceSettings):
     # and so must the Origin of a write authenticated by the __session cookie. Empty:
     # CORS_ORIGINS is used; both empty: azp is not checked and cookie writes are refused
     # (required in production).
-    clerk_authorized_parties: CommaList = []
+    clerk_authorized_parties: CommaList = Field(default_factory=list)
     clerk_webhook_secret: str | None = Field(default=None, description="whsec_... of the Svix endpoint")
     clerk_webhook_secret_file: Path | None = None
 
     # Where the services are: {"contacts": "http://127.0.0.1:8001", ...} (byte-stack passes it).
-    service_urls_json: Annotated[dict[str, str], NoDecode] = {}
+    service_urls_json: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     upstream_connect_timeout_seconds: float = 1.0
     upstream_read_timeout_seconds: float = 30.0
     upstream_pool_timeout_seconds: float = 2.0
@@ -59,7 +59,7 @@ class GatewaySettings(ServiceSettings):
     upstream_retry_after_seconds: int = 5
     openapi_cache_seconds: float = 60.0
 
-    cors_origins: CommaList = []
+    cors_origins: CommaList = Field(default_factory=list)
 
     # Rate limits (the `limits` library's notation: "600/minute", "20/second;600/minute").
     rate_limit_enabled: bool = True
@@ -68,15 +68,21 @@ class GatewaySettings(ServiceSettings):
     rate_limit_storage_uri: str = "memory://"
     rate_limit_strategy: str = "moving-window"
 
-
     @field_validator("clerk_authorized_parties", "cors_origins", mode="before")
     @classmethod
     def _split_lists(cls, value: object) -> object:
         return _listish(value)
 
     @field_validator(
-        "identity_private_key", "identity_private_key_file", "clerk_jwt_key", "clerk_jwt_key_file", "clerk_jwks_url",
-        "clerk_issuer", "clerk_webhook_secret", "clerk_webhook_secret_file", mode="before",
+        "identity_private_key",
+        "identity_private_key_file",
+        "clerk_jwt_key",
+        "clerk_jwt_key_file",
+        "clerk_jwks_url",
+        "clerk_issuer",
+        "clerk_webhook_secret",
+        "clerk_webhook_secret_file",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

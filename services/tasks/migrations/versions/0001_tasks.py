@@ -52,13 +52,16 @@ def upgrade() -> None:
             "OR (task_type = 'approval' AND outcome IN ('approved', 'rejected'))",
             name="tasks_outcome_fits_type",
         ),
-        sa.UniqueConstraint("org_id", "workflow_execution_id", "created_by_step_id",
-                            name="tasks_org_execution_step_unique"),
+        sa.UniqueConstraint(
+            "org_id", "workflow_execution_id", "created_by_step_id", name="tasks_org_execution_step_unique"
+        ),
     )
     # Keyset pagination: (org, [filter,] sort key, id).
     op.execute("CREATE INDEX tasks_by_created ON tasks (org_id, created_at, id)")
     op.execute("CREATE INDEX tasks_by_updated ON tasks (org_id, updated_at, id)")
-    op.execute("CREATE INDEX tasks_by_due ON tasks (org_id, coalesce(due_date, '9999-12-31 00:00:00+00'::timestamptz), id)")
+    op.execute(
+        "CREATE INDEX tasks_by_due ON tasks (org_id, coalesce(due_date, '9999-12-31 00:00:00+00'::timestamptz), id)"
+    )
     # "My tasks": assignee=me, newest first.
     op.execute("CREATE INDEX tasks_by_assignee ON tasks (org_id, assigned_to, created_at, id)")
     # "Available for my roles": unclaimed, open, by role.
@@ -70,7 +73,9 @@ def upgrade() -> None:
     op.execute("CREATE INDEX tasks_kanban ON tasks (org_id, status, position, id)")
     # Per execution is served by the unique constraint's (org_id, workflow_execution_id, ...) prefix.
     op.execute("CREATE INDEX tasks_by_contact ON tasks (org_id, contact_id) WHERE contact_id IS NOT NULL")
-    op.execute("CREATE INDEX tasks_open_by_due ON tasks (org_id, due_date) WHERE status <> 'done' AND due_date IS NOT NULL")
+    op.execute(
+        "CREATE INDEX tasks_open_by_due ON tasks (org_id, due_date) WHERE status <> 'done' AND due_date IS NOT NULL"
+    )
     enable_row_level_security("tasks")
 
     op.create_table(

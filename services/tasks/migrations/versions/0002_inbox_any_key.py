@@ -5,8 +5,8 @@ Revises: 0001
 """
 
 from alembic import op
-from sqlalchemy.dialects.postgresql import UUID
 from byte_platform.migrations import inbox_v2_any_key
+from sqlalchemy.dialects.postgresql import UUID
 
 revision = "0002"
 down_revision = "0001"
@@ -20,6 +20,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("processed_messages_by_age", table_name="processed_messages")
-    op.alter_column("processed_messages", "message_id", new_column_name="event_id",
-                    type_=UUID(as_uuid=True),
-                    postgresql_using="message_id::uuid")
+    op.alter_column(
+        "processed_messages",
+        "message_id",
+        new_column_name="event_id",
+        type_=UUID(as_uuid=True),
+        postgresql_using="message_id::uuid",
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from byte_contracts.enums import TaskOutcome, TaskPriority, TaskStatus, TaskType
 from byte_platform.http import CurrentContext
@@ -77,8 +77,9 @@ async def list_tasks(
     ctx: CurrentContext,
     queries: Queries,
     request: Request,
-    assignee: Annotated[str | None, Query(min_length=1, max_length=200,
-                                          description="`me`, `none` (unassigned) or a user id")] = None,
+    assignee: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="`me`, `none` (unassigned) or a user id")
+    ] = None,
     status: Annotated[list[TaskStatus] | None, Query(description="repeat for several")] = None,
     role: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     execution: uuid.UUID | None = None,
@@ -95,9 +96,18 @@ async def list_tasks(
     key, descending = parse_sort(sort)
     f = TaskFilter(
         assignee=ctx.user_id if assignee == "me" else (None if assignee in (None, "none") else assignee),
-        unassigned=assignee == "none", statuses=tuple(status or ()), role=role, execution=execution,
-        contact=contact, task_type=task_type, priority=priority, due_before=due_before, due_after=due_after,
-        overdue=overdue, sort=key, descending=descending,
+        unassigned=assignee == "none",
+        statuses=tuple(status or ()),
+        role=role,
+        execution=execution,
+        contact=contact,
+        task_type=task_type,
+        priority=priority,
+        due_before=due_before,
+        due_after=due_after,
+        overdue=overdue,
+        sort=key,
+        descending=descending,
     )
     rows, next_cursor = await queries.page(ctx, f, _page_size(request, limit), cursor)
     return page_response(rows, PUBLIC_FIELDS, next_cursor)
@@ -105,8 +115,12 @@ async def list_tasks(
 
 @router.get("/available", response_model=TaskPage, response_class=JsonBytes)
 async def available_tasks(
-    ctx: CurrentContext, queries: Queries, request: Request,
-    sort: SortParam = "-created_at", limit: Limit = None, cursor: Cursor = None,
+    ctx: CurrentContext,
+    queries: Queries,
+    request: Request,
+    sort: SortParam = "-created_at",
+    limit: Limit = None,
+    cursor: Cursor = None,
 ) -> JsonBytes:
     """Unclaimed, open tasks assigned to one of the caller's roles: what they may claim."""
     key, descending = parse_sort(sort)
@@ -143,8 +157,10 @@ async def change_status(ctx: CurrentContext, handlers: Handlers, task_id: uuid.U
     return public(await handlers.change_status(ctx, ChangeTaskStatus(task_id, body.status, body.comment)))
 
 
-CLAIM_RESPONSES = {409: {"description": "already claimed (the problem's `assigned_to` names who holds it) or done"},
-                   403: {"description": "the task's role is not one of yours"}}
+CLAIM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: {"description": "already claimed (the problem's `assigned_to` names who holds it) or done"},
+    403: {"description": "the task's role is not one of yours"},
+}
 
 
 @router.patch("/{task_id:uuid}/claim", response_model=TaskPublic, responses=CLAIM_RESPONSES)
@@ -167,8 +183,17 @@ async def _optional_approval(request: Request) -> Approval:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise RequestValidationError([{"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error",
-                                       "input": {}, "ctx": {"error": exc.msg}}]) from None
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", exc.pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": exc.msg},
+                }
+            ]
+        ) from None
     except (ValueError, RecursionError) as exc:
         raise HTTPException(400, "There was an error parsing the body") from exc
     try:
@@ -177,10 +202,14 @@ async def _optional_approval(request: Request) -> Approval:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
 
 
-@router.patch("/{task_id:uuid}/approve", response_model=TaskPublic,
-              openapi_extra={"requestBody": {"content": {"application/json": {"schema": Approval.model_json_schema()}}}})
-async def approve_task(ctx: CurrentContext, handlers: Handlers, task_id: uuid.UUID,
-                       body: Annotated[Approval, Depends(_optional_approval)]) -> TaskPublic:
+@router.patch(
+    "/{task_id:uuid}/approve",
+    response_model=TaskPublic,
+    openapi_extra={"requestBody": {"content": {"application/json": {"schema": Approval.model_json_schema()}}}},
+)
+async def approve_task(
+    ctx: CurrentContext, handlers: Handlers, task_id: uuid.UUID, body: Annotated[Approval, Depends(_optional_approval)]
+) -> TaskPublic:
     return public(await handlers.decide(ctx, DecideTask(task_id, TaskOutcome.APPROVED, body.comment)))
 
 

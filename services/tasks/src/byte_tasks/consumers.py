@@ -29,20 +29,34 @@ IDENTITY_TYPES = MEMBERSHIP_UPSERTS | MEMBERSHIP_REMOVALS
 def register(broker: KafkaBroker, handlers: TaskHandlers, group: str) -> None:
     async def on_task_requested(envelope: Envelope) -> None:
         request = TaskRequested.model_validate(envelope.data)
-        await handlers.create_requested(Context.of_event(envelope),
-                                        CreateRequestedTask(request=request, requested_at=envelope.occurred_at))
+        await handlers.create_requested(
+            Context.of_event(envelope), CreateRequestedTask(request=request, requested_at=envelope.occurred_at)
+        )
 
     async def on_identity(envelope: Envelope) -> None:
         data = payload_model(envelope.type).model_validate(envelope.data)
         ctx = Context.of_event(envelope, actor=SYSTEM_ACTOR)
         if envelope.type in MEMBERSHIP_UPSERTS:
             member: Member = data.member  # type: ignore[attr-defined]
-            await handlers.record_member(ctx, RecordMember(
-                user_id=member.user_id, roles=member.roles, email=member.email, first_name=member.first_name,
-                last_name=member.last_name, as_of=envelope.occurred_at))
+            await handlers.record_member(
+                ctx,
+                RecordMember(
+                    user_id=member.user_id,
+                    roles=member.roles,
+                    email=member.email,
+                    first_name=member.first_name,
+                    last_name=member.last_name,
+                    as_of=envelope.occurred_at,
+                ),
+            )
         else:
-            await handlers.remove_member(ctx, RemoveMember(user_id=data.user_id,  # type: ignore[attr-defined]
-                                                           as_of=envelope.occurred_at))
+            await handlers.remove_member(
+                ctx,
+                RemoveMember(
+                    user_id=data.user_id,  # type: ignore[attr-defined]
+                    as_of=envelope.occurred_at,
+                ),
+            )
 
     subscribe(broker, topics.WORKFLOW, group_id=f"{group}.workflow", handler=on_task_requested, types=WORKFLOW_TYPES)
     subscribe(broker, topics.IDENTITY, group_id=f"{group}.identity", handler=on_identity, types=IDENTITY_TYPES)

@@ -71,8 +71,14 @@ class TaskState:
     @classmethod
     def of(cls, row: Any) -> TaskState:
         m = row._mapping if hasattr(row, "_mapping") else row
-        return cls(TaskStatus(m["status"]), TaskType(m["task_type"]), m["assigned_to"], m["assigned_role"],
-                   m["workflow_execution_id"], m["created_by"])
+        return cls(
+            TaskStatus(m["status"]),
+            TaskType(m["task_type"]),
+            m["assigned_to"],
+            m["assigned_role"],
+            m["workflow_execution_id"],
+            m["created_by"],
+        )
 
     @property
     def done(self) -> bool:
@@ -84,6 +90,7 @@ class TaskState:
 
 
 # --- claiming ---------------------------------------------------------------------------------
+
 
 def holds_role(task: TaskState, who: Caller) -> bool:
     """A role task is for holders of that role; admins may take any; a task with no role is anyone's."""
@@ -112,6 +119,7 @@ def check_unclaim(task: TaskState, who: Caller) -> None:
 
 
 # --- working a task ---------------------------------------------------------------------------
+
 
 def _check_assignee(task: TaskState, who: Caller, action: str) -> None:
     """Only the assignee, or an admin, works a task: never whoever happens to see it."""
@@ -197,6 +205,7 @@ def changes(current: dict[str, Any], requested: dict[str, Any]) -> dict[str, Any
 
 # --- kanban positions -------------------------------------------------------------------------
 
+
 def position_between(before: float | None, after: float | None) -> float | None:
     """A position strictly between the card above (`before`) and the card below (`after`);
     None when they are too close (the caller renumbers the column and asks again)."""
@@ -225,7 +234,9 @@ def check_requested_title(title: str) -> str:
     return title
 
 
-def requested_due_date(due_date: datetime | None, due_in_seconds: int | None, requested_at: datetime) -> datetime | None:
+def requested_due_date(
+    due_date: datetime | None, due_in_seconds: int | None, requested_at: datetime
+) -> datetime | None:
     """`due_date` wins; `due_in_seconds` counts from the request's own time, so a redelivered
     request computes the same date."""
     if due_date is not None:

@@ -40,8 +40,6 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from byte_tasks import domain
-from byte_tasks.domain import InvalidInput, TaskState
-from byte_tasks.models import STEP_UNIQUE, members, tasks
 from byte_tasks.commands import (
     ChangeTaskStatus,
     ClaimTask,
@@ -55,6 +53,8 @@ from byte_tasks.commands import (
     UnclaimTask,
     UpdateTask,
 )
+from byte_tasks.domain import InvalidInput, TaskState
+from byte_tasks.models import STEP_UNIQUE, members, tasks
 from byte_tasks.schemas import Move
 
 PUBLIC_COLUMNS = [c for c in tasks.c if c.name != "org_id"]
@@ -75,11 +75,14 @@ class _Retry(Exception):
 
 # --- locks and positions ----------------------------------------------------------------------
 
+
 async def lock_columns(session: AsyncSession, org_id: str, statuses: Iterable[str]) -> None:
     """Transaction-scoped advisory locks on kanban columns, always in name order."""
     for status in sorted({str(s) for s in statuses}):
         await session.execute(
-            sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"byte-tasks-column:{org_id}:{status}", 0)))
+            sa.select(
+                sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"byte-tasks-column:{org_id}:{status}", 0))
+            )
         )
 
 
@@ -131,8 +134,9 @@ async def drop_position(session: AsyncSession, org_id: str, moving: uuid.UUID, c
                 raise InvalidInput(field, "no such task in this organization")
             if anchor.status != column:
                 raise InvalidInput(field, f"that task is in the {anchor.status} column, not in {column}")
-            bound = sa.tuple_(sa.literal(anchor.position, type_=tasks.c.position.type),
-                              sa.literal(anchor_id, type_=tasks.c.id.type))
+            bound = sa.tuple_(
+                sa.literal(anchor.position, type_=tasks.c.position.type), sa.literal(anchor_id, type_=tasks.c.id.type)
+            )
             if cmd.after_id is not None:
                 above = anchor.position
                 below = await session.scalar(
@@ -157,6 +161,7 @@ async def drop_position(session: AsyncSession, org_id: str, moving: uuid.UUID, c
 
 # --- the handlers -----------------------------------------------------------------------------
 
+
 @dataclass
 class TaskHandlers:
     uow: UnitOfWork
@@ -166,8 +171,9 @@ class TaskHandlers:
 
     async def _is_member(self, work: Work, user_id: str) -> bool:
         found = await work.session.scalar(
-            sa.select(sa.literal(1)).where(members.c.org_id == work.ctx.org_id, members.c.user_id == user_id,
-                                           members.c.active)
+            sa.select(sa.literal(1)).where(
+                members.c.org_id == work.ctx.org_id, members.c.user_id == user_id, members.c.active
+            )
         )
         return found is not None
 
@@ -178,7 +184,10 @@ class TaskHandlers:
             raise InvalidInput(field, f"{user_id} is not a member of this organization")
 
     async def _changing_status(
-        self, ctx: Context, task_id: uuid.UUID, targets: Callable[[str], Iterable[str]],
+        self,
+        ctx: Context,
+        task_id: uuid.UUID,
+        targets: Callable[[str], Iterable[str]],
         then: Callable[[Work, Row], Awaitable[T]],
     ) -> T:
         """A unit of work that may move the task between columns: column locks (source and
@@ -201,20 +210,31 @@ class TaskHandlers:
         raise Conflict("the task kept changing while this request ran; try again")
 
     async def _to_status(
-        self, work: Work, row: Row, to: TaskStatus, *, outcome: TaskOutcome | None = None,
-        comment: str | None = None, position: float | None = None, extra: dict[str, Any] | None = None,
+        self,
+        work: Work,
+        row: Row,
+        to: TaskStatus,
+        *,
+        outcome: TaskOutcome | None = None,
+        comment: str | None = None,
+        position: float | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> TaskSnapshot:
         """Moves a task to another column (the caller holds both columns' locks) and emits
         task.status_changed, plus task.completed when it reached done."""
         org_id = work.ctx.org_id
         values: dict[str, Any] = {"status": str(to), "updated_at": sa.func.now(), **(extra or {})}
-        values["position"] = position if position is not None else await bottom_of(work.session, org_id, str(to), row.id)
+        values["position"] = (
+            position if position is not None else await bottom_of(work.session, org_id, str(to), row.id)
+        )
         if to == TaskStatus.DONE:
             assert outcome is not None
             values.update(outcome=str(outcome), outcome_comment=comment, completed_at=sa.func.now())
         new = (
             await work.session.execute(
-                sa.update(tasks).where(tasks.c.id == row.id, tasks.c.org_id == org_id).values(**values)
+                sa.update(tasks)
+                .where(tasks.c.id == row.id, tasks.c.org_id == org_id)
+                .values(**values)
                 .returning(*PUBLIC_COLUMNS)
             )
         ).one()
@@ -222,10 +242,18 @@ class TaskHandlers:
         await work.emit("task.status_changed", task.id, TaskStatusChanged(task=task, previous_status=row.status))
         if to == TaskStatus.DONE:
             assert outcome is not None
-            await work.emit("task.completed", task.id, TaskCompleted(
-                task=task, outcome=outcome, comment=comment, completed_by=work.ctx.actor,
-                workflow_execution_id=task.workflow_execution_id, created_by_step_id=task.created_by_step_id,
-            ))
+            await work.emit(
+                "task.completed",
+                task.id,
+                TaskCompleted(
+                    task=task,
+                    outcome=outcome,
+                    comment=comment,
+                    completed_by=work.ctx.actor,
+                    workflow_execution_id=task.workflow_execution_id,
+                    created_by_step_id=task.created_by_step_id,
+                ),
+            )
         return task
 
     # --- create / edit / delete ---
@@ -240,8 +268,14 @@ class TaskHandlers:
             row = (
                 await work.session.execute(
                     sa.insert(tasks)
-                    .values(id=uuid.uuid4(), org_id=ctx.org_id, **cmd.task.model_dump(mode="python"),
-                            status=str(TaskStatus.TODO), position=position, created_by=ctx.user_id)
+                    .values(
+                        id=uuid.uuid4(),
+                        org_id=ctx.org_id,
+                        **cmd.task.model_dump(mode="python"),
+                        status=str(TaskStatus.TODO),
+                        position=position,
+                        created_by=ctx.user_id,
+                    )
                     .returning(*PUBLIC_COLUMNS)
                 )
             ).one()
@@ -264,8 +298,10 @@ class TaskHandlers:
                 changed["priority"] = str(changed["priority"])
             row = (
                 await work.session.execute(
-                    sa.update(tasks).where(tasks.c.id == cmd.task_id, tasks.c.org_id == ctx.org_id)
-                    .values(**changed, updated_at=sa.func.now()).returning(*PUBLIC_COLUMNS)
+                    sa.update(tasks)
+                    .where(tasks.c.id == cmd.task_id, tasks.c.org_id == ctx.org_id)
+                    .values(**changed, updated_at=sa.func.now())
+                    .returning(*PUBLIC_COLUMNS)
                 )
             ).one()
             task = snapshot(row)
@@ -278,10 +314,15 @@ class TaskHandlers:
             current = await self._locked(work, cmd.task_id)
             domain.check_delete(TaskState.of(current), ctx)
             await work.session.execute(sa.delete(tasks).where(tasks.c.id == cmd.task_id, tasks.c.org_id == ctx.org_id))
-            await work.emit("task.deleted", cmd.task_id, TaskDeleted(
-                task_id=cmd.task_id, workflow_execution_id=current.workflow_execution_id,
-                created_by_step_id=current.created_by_step_id,
-            ))
+            await work.emit(
+                "task.deleted",
+                cmd.task_id,
+                TaskDeleted(
+                    task_id=cmd.task_id,
+                    workflow_execution_id=current.workflow_execution_id,
+                    created_by_step_id=current.created_by_step_id,
+                ),
+            )
 
     # --- claiming ---
 
@@ -325,13 +366,16 @@ class TaskHandlers:
         else:
             new = (
                 await work.session.execute(
-                    sa.update(tasks).where(tasks.c.id == row.id, tasks.c.org_id == work.ctx.org_id)
-                    .values(assigned_to=None, updated_at=sa.func.now()).returning(*PUBLIC_COLUMNS)
+                    sa.update(tasks)
+                    .where(tasks.c.id == row.id, tasks.c.org_id == work.ctx.org_id)
+                    .values(assigned_to=None, updated_at=sa.func.now())
+                    .returning(*PUBLIC_COLUMNS)
                 )
             ).one()
             task = snapshot(new)
-        await work.emit("task.unclaimed", task.id,
-                        TaskUnclaimed(task=task, previous_assignee=row.assigned_to, reason=reason))
+        await work.emit(
+            "task.unclaimed", task.id, TaskUnclaimed(task=task, previous_assignee=row.assigned_to, reason=reason)
+        )
         return task
 
     # --- working it ---
@@ -372,8 +416,10 @@ class TaskHandlers:
             if effect == "reorder":
                 new = (
                     await work.session.execute(
-                        sa.update(tasks).where(tasks.c.id == row.id, tasks.c.org_id == ctx.org_id)
-                        .values(position=position, updated_at=sa.func.now()).returning(*PUBLIC_COLUMNS)
+                        sa.update(tasks)
+                        .where(tasks.c.id == row.id, tasks.c.org_id == ctx.org_id)
+                        .values(position=position, updated_at=sa.func.now())
+                        .returning(*PUBLIC_COLUMNS)
                     )
                 ).one()
                 task = snapshot(new)
@@ -405,13 +451,22 @@ class TaskHandlers:
                 await work.session.execute(
                     insert(tasks)
                     .values(
-                        id=uuid.uuid4(), org_id=org_id, workflow_execution_id=request.execution_id,
-                        created_by_step_id=request.step_id, contact_id=request.contact_id, title=title,
+                        id=uuid.uuid4(),
+                        org_id=org_id,
+                        workflow_execution_id=request.execution_id,
+                        created_by_step_id=request.step_id,
+                        contact_id=request.contact_id,
+                        title=title,
                         description=(request.description or None) and request.description[: domain.DESCRIPTION_MAX],
-                        task_type=str(request.task_type), priority=str(request.priority), status=str(TaskStatus.TODO),
-                        assigned_to=assigned_to, assigned_role=request.assigned_role, position=position,
+                        task_type=str(request.task_type),
+                        priority=str(request.priority),
+                        status=str(TaskStatus.TODO),
+                        assigned_to=assigned_to,
+                        assigned_role=request.assigned_role,
+                        position=position,
                         due_date=domain.requested_due_date(request.due_date, request.due_in_seconds, cmd.requested_at),
-                        created_by=ctx.actor, metadata=metadata,
+                        created_by=ctx.actor,
+                        metadata=metadata,
                     )
                     .on_conflict_do_nothing(constraint=STEP_UNIQUE)
                     .returning(*PUBLIC_COLUMNS)
@@ -428,8 +483,16 @@ class TaskHandlers:
         async with self.uow.begin(ctx) as work:
             if ctx.causation_id and not await work.first_time(IDENTITY_CONSUMER, ctx.causation_id):
                 return
-            await self._put_member(work, cmd.user_id, cmd.as_of, active=True, roles=cmd.roles, email=cmd.email,
-                                   first_name=cmd.first_name, last_name=cmd.last_name)
+            await self._put_member(
+                work,
+                cmd.user_id,
+                cmd.as_of,
+                active=True,
+                roles=cmd.roles,
+                email=cmd.email,
+                first_name=cmd.first_name,
+                last_name=cmd.last_name,
+            )
 
     async def remove_member(self, ctx: Context, cmd: RemoveMember) -> None:
         """A removed member's open tasks go back to the pool (task.unclaimed, reason
@@ -443,8 +506,11 @@ class TaskHandlers:
             rows = (
                 await work.session.execute(
                     sa.select(*PUBLIC_COLUMNS)
-                    .where(tasks.c.org_id == ctx.org_id, tasks.c.assigned_to == cmd.user_id,
-                           tasks.c.status != str(TaskStatus.DONE))
+                    .where(
+                        tasks.c.org_id == ctx.org_id,
+                        tasks.c.assigned_to == cmd.user_id,
+                        tasks.c.status != str(TaskStatus.DONE),
+                    )
                     .order_by(tasks.c.created_at, tasks.c.id)
                     .with_for_update()
                 )
@@ -452,15 +518,18 @@ class TaskHandlers:
             for row in rows:
                 await self._release(work, row, "member_removed")
 
-    async def _put_member(self, work: Work, user_id: str, as_of: Any, *, active: bool, roles: list[str],
-                          **profile: Any) -> bool:
+    async def _put_member(
+        self, work: Work, user_id: str, as_of: Any, *, active: bool, roles: list[str], **profile: Any
+    ) -> bool:
         """Last writer by event time wins; returns whether this change was applied."""
-        stmt = insert(members).values(org_id=work.ctx.org_id, user_id=user_id, roles=roles, active=active,
-                                      as_of=as_of, **profile)
+        stmt = insert(members).values(
+            org_id=work.ctx.org_id, user_id=user_id, roles=roles, active=active, as_of=as_of, **profile
+        )
         update = {"roles": stmt.excluded.roles, "active": stmt.excluded.active, "as_of": stmt.excluded.as_of}
         update.update({k: stmt.excluded[k] for k in profile})
         upsert = stmt.on_conflict_do_update(
-            index_elements=[members.c.org_id, members.c.user_id], set_=update,
+            index_elements=[members.c.org_id, members.c.user_id],
+            set_=update,
             where=members.c.as_of <= stmt.excluded.as_of,
         ).returning(members.c.user_id)
         return (await work.session.scalar(upsert)) is not None

@@ -56,18 +56,32 @@ tasks.append_constraint(
 # Keyset pagination: (org, [filter,] sort key, id).
 sa.Index("tasks_by_created", tasks.c.org_id, tasks.c.created_at, tasks.c.id)
 sa.Index("tasks_by_updated", tasks.c.org_id, tasks.c.updated_at, tasks.c.id)
-sa.Index("tasks_by_due", tasks.c.org_id,
-         sa.func.coalesce(tasks.c.due_date, sa.text("'9999-12-31 00:00:00+00'::timestamptz")), tasks.c.id)
+sa.Index(
+    "tasks_by_due",
+    tasks.c.org_id,
+    sa.func.coalesce(tasks.c.due_date, sa.text("'9999-12-31 00:00:00+00'::timestamptz")),
+    tasks.c.id,
+)
 # "My tasks": assignee=me, newest first.
 sa.Index("tasks_by_assignee", tasks.c.org_id, tasks.c.assigned_to, tasks.c.created_at, tasks.c.id)
 # "Available for my roles": unclaimed, open, by role.
-sa.Index("tasks_available", tasks.c.org_id, tasks.c.assigned_role, tasks.c.created_at, tasks.c.id,
-         postgresql_where=sa.text("assigned_to IS NULL AND status <> 'done'"))
+sa.Index(
+    "tasks_available",
+    tasks.c.org_id,
+    tasks.c.assigned_role,
+    tasks.c.created_at,
+    tasks.c.id,
+    postgresql_where=sa.text("assigned_to IS NULL AND status <> 'done'"),
+)
 # Kanban columns: (org, status) ordered by position.
 sa.Index("tasks_kanban", tasks.c.org_id, tasks.c.status, tasks.c.position, tasks.c.id)
 sa.Index("tasks_by_contact", tasks.c.org_id, tasks.c.contact_id, postgresql_where=sa.text("contact_id IS NOT NULL"))
-sa.Index("tasks_open_by_due", tasks.c.org_id, tasks.c.due_date,
-         postgresql_where=sa.text("status <> 'done' AND due_date IS NOT NULL"))
+sa.Index(
+    "tasks_open_by_due",
+    tasks.c.org_id,
+    tasks.c.due_date,
+    postgresql_where=sa.text("status <> 'done' AND due_date IS NOT NULL"),
+)
 
 members = sa.Table(
     "members",

@@ -11,8 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from byte_contracts.enums import TaskPriority, TaskStatus, TaskType
 from byte_contracts.tasks import TaskSnapshot
-from byte_platform.db import Database, row_in_org
 from byte_platform.context import Context
+from byte_platform.db import Database, row_in_org
 from byte_platform.pagination import Keyset, dump_time, parse_time
 
 from byte_tasks.domain import Sort
@@ -82,8 +82,11 @@ class TaskFilter:
             overdue = sa.and_(t.due_date < sa.func.now(), t.status != str(TaskStatus.DONE))
             clauses.append(overdue if self.overdue else sa.not_(sa.func.coalesce(overdue, False)))
         if self.available_for is not None:
-            clauses += [t.assigned_to.is_(None), t.status != str(TaskStatus.DONE),
-                        t.assigned_role.in_(sorted(self.available_for)) if self.available_for else sa.false()]
+            clauses += [
+                t.assigned_to.is_(None),
+                t.status != str(TaskStatus.DONE),
+                t.assigned_role.in_(sorted(self.available_for)) if self.available_for else sa.false(),
+            ]
         return clauses
 
     @property
@@ -107,7 +110,9 @@ class TaskQueries:
         async with self.db.scoped(ctx.org_id) as session:
             return snapshot(await row_in_org(session, tasks, PUBLIC_COLUMNS, task_id, ctx.org_id, "task"))
 
-    async def page(self, ctx: Context, f: TaskFilter, limit: int, cursor: str | None) -> tuple[Sequence[Any], str | None]:
+    async def page(
+        self, ctx: Context, f: TaskFilter, limit: int, cursor: str | None
+    ) -> tuple[Sequence[Any], str | None]:
         """A page of rows (the public columns, plus the sort key) and the next page's cursor."""
         keyset = f.keyset
         stmt = keyset.page(sa.select(*PUBLIC_COLUMNS).where(*f.where(ctx.org_id)), cursor, limit)

@@ -14,15 +14,21 @@ from pydantic_core import PydanticCustomError
 from byte_tasks.domain import DESCRIPTION_MAX, TITLE_MAX
 
 # Every text type carries `StorableText`: PostgreSQL cannot store U+0000 or a lone surrogate.
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX, pattern=NOT_BLANK),
-                  StorableText]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX, pattern=NOT_BLANK), StorableText
+]
 Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX), StorableText]
-UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_BLANK),
-                   StorableText]
-RoleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
-                                            pattern=r"^[A-Za-z0-9_.:-]+$"), StorableText]
-Comment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000, pattern=NOT_BLANK),
-                    StorableText]
+UserId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_BLANK), StorableText
+]
+RoleName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$"),
+    StorableText,
+]
+Comment = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000, pattern=NOT_BLANK), StorableText
+]
 
 PAGE_SIZE_MAX = 200
 
@@ -54,14 +60,14 @@ class TaskUpdate(_Strict):
     position change through the action endpoints, never here. Title, priority and metadata may
     be left out, never sent as null (`= Field(default=None)` only stands for "not sent")."""
 
-    title: Title = Field(default=None)
+    title: Title = Field(default=None)  # type: ignore[assignment]  # None: not sent
     description: Description | None = None
-    priority: TaskPriority = Field(default=None)
+    priority: TaskPriority = Field(default=None)  # type: ignore[assignment]  # None: not sent
     assigned_to: UserId | None = None
     assigned_role: RoleName | None = None
     contact_id: uuid.UUID | None = None
     due_date: AwareDatetime | None = None
-    metadata: Metadata = Field(default=None)
+    metadata: Metadata = Field(default=None)  # type: ignore[arg-type]  # None: not sent
 
     @field_validator("title", "priority", "metadata", mode="before")
     @classmethod
@@ -75,9 +81,14 @@ class StatusChange(_Strict):
     """`done` completes a standard task (outcome `completed`, `comment` kept as its comment)."""
 
     # only a change to done takes a comment: said in the schema too, so clients can know it
-    model_config = ConfigDict(json_schema_extra={"anyOf": [
-        {"properties": {"status": {"const": "done"}}}, {"properties": {"comment": {"type": "null"}}},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"status": {"const": "done"}}},
+                {"properties": {"comment": {"type": "null"}}},
+            ]
+        }
+    )
 
     status: TaskStatus
     comment: Comment | None = None
@@ -95,9 +106,14 @@ class Move(_Strict):
     """Kanban drop: into column `status`, directly after `after_id` or directly before
     `before_id` (a card of that column), or at the bottom when neither is given."""
 
-    model_config = ConfigDict(json_schema_extra={"anyOf": [
-        {"properties": {"after_id": {"type": "null"}}}, {"properties": {"before_id": {"type": "null"}}},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"after_id": {"type": "null"}}},
+                {"properties": {"before_id": {"type": "null"}}},
+            ]
+        }
+    )
 
     status: TaskStatus
     after_id: uuid.UUID | None = None

@@ -77,28 +77,56 @@ def variables_at(definition: DefinitionDraft, step_id: str) -> list[VariableRef]
 
 def refs_at(definition: DefinitionDraft, flow: Flow, step_index: int) -> list[VariableRef]:
     refs = [
-        VariableRef(path=f"contact.{name}", label=f"Contact {name.replace('_', ' ')}",
-                    type=VariableType.STRING, source="contact")
+        VariableRef(
+            path=f"contact.{name}",
+            label=f"Contact {name.replace('_', ' ')}",
+            type=VariableType.STRING,
+            source="contact",
+        )
         for name in CONTACT_FIELDS
     ]
     refs.append(VariableRef(path="execution.id", label="Case id", type=VariableType.STRING, source="execution"))
-    refs.append(VariableRef(path="execution.status", label="Case status", type=VariableType.STRING,
-                            source="execution", values=tuple(s.key for s in definition.statuses)))
+    refs.append(
+        VariableRef(
+            path="execution.status",
+            label="Case status",
+            type=VariableType.STRING,
+            source="execution",
+            values=tuple(s.key for s in definition.statuses),
+        )
+    )
     refs += [
-        VariableRef(path=f"execution.variables.{v.name}", label=v.label or v.name.replace("_", " ").capitalize(),
-                    type=v.type, source="execution")
+        VariableRef(
+            path=f"execution.variables.{v.name}",
+            label=v.label or v.name.replace("_", " ").capitalize(),
+            type=v.type,
+            source="execution",
+        )
         for v in definition.variables
     ]
     for i in flow.earlier(step_index):
         step = flow.steps[i]
         if isinstance(step, WaitForTaskStep | WaitForApprovalStep):
             refs += [
-                VariableRef(path=f"steps.{step.id}.outcome", label=f"{step.name}: outcome",
-                            type=VariableType.STRING, source="step", values=outcomes(definition, step)),
-                VariableRef(path=f"steps.{step.id}.comment", label=f"{step.name}: comment",
-                            type=VariableType.STRING, source="step"),
-                VariableRef(path=f"steps.{step.id}.completed_by", label=f"{step.name}: completed by",
-                            type=VariableType.STRING, source="step"),
+                VariableRef(
+                    path=f"steps.{step.id}.outcome",
+                    label=f"{step.name}: outcome",
+                    type=VariableType.STRING,
+                    source="step",
+                    values=outcomes(definition, step),
+                ),
+                VariableRef(
+                    path=f"steps.{step.id}.comment",
+                    label=f"{step.name}: comment",
+                    type=VariableType.STRING,
+                    source="step",
+                ),
+                VariableRef(
+                    path=f"steps.{step.id}.completed_by",
+                    label=f"{step.name}: completed by",
+                    type=VariableType.STRING,
+                    source="step",
+                ),
             ]
     refs.append(VariableRef(path="org.name", label="Organization name", type=VariableType.STRING, source="org"))
     return refs
@@ -123,7 +151,9 @@ def why_unknown(path: str, definition: DefinitionDraft, flow: Flow, step_index: 
             return f"no step {rest[0]!r}"
         step = flow.steps[flow.index[rest[0]]]
         if not isinstance(step, WaitForTaskStep | WaitForApprovalStep):
-            return f"step {rest[0]!r} is of type {step.type}: only wait_for_task and wait_for_approval record an outcome"
+            return (
+                f"step {rest[0]!r} is of type {step.type}: only wait_for_task and wait_for_approval record an outcome"
+            )
         return f"step {rest[0]!r} does not come before this step on every path to it"
     if head == "org":
         return "use org.name"

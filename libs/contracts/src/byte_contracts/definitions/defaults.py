@@ -43,55 +43,97 @@ def applicant_review_document() -> dict[str, Any]:
             {"id": "decision", "name": "Decision"},
         ],
         "steps": [
-            _step("start", "trigger", "Application received", "intake",
-                  {"sources": ["form_submission", "manual"]}),
-            _step("assign_review", "assign_task", "Assign the review", "review", {
-                "title": "Review Application",
-                "description": f"Review the application of {applicant} ({{{{ contact.email }}}}).",
-                "assigned_role": REVIEWER_ROLE,
-                "task_type": "standard",
-                "priority": "medium",
-                "due_in": {"days": 3},
-            }),
-            _step("review", "wait_for_task", "Wait for the review", "review", {
-                "task_step": "assign_review",
-                "timeout": {"days": 3},
-                "on_timeout": {"action": "escalate", "reassign_to_role": MANAGER_ROLE, "raise_priority_to": "high"},
-            }),
+            _step("start", "trigger", "Application received", "intake", {"sources": ["form_submission", "manual"]}),
+            _step(
+                "assign_review",
+                "assign_task",
+                "Assign the review",
+                "review",
+                {
+                    "title": "Review Application",
+                    "description": f"Review the application of {applicant} ({{{{ contact.email }}}}).",
+                    "assigned_role": REVIEWER_ROLE,
+                    "task_type": "standard",
+                    "priority": "medium",
+                    "due_in": {"days": 3},
+                },
+            ),
+            _step(
+                "review",
+                "wait_for_task",
+                "Wait for the review",
+                "review",
+                {
+                    "task_step": "assign_review",
+                    "timeout": {"days": 3},
+                    "on_timeout": {"action": "escalate", "reassign_to_role": MANAGER_ROLE, "raise_priority_to": "high"},
+                },
+            ),
             _step("mark_in_review", "update_status", "Mark in review", "review", {"status": "in_review"}),
-            _step("assign_approval", "assign_task", "Ask a manager to decide", "decision", {
-                "title": "Manager Approval",
-                "description": (
-                    f"Approve or reject the application of {applicant}.\n"
-                    'Reviewer\'s notes: {{ steps.review.comment | default("none") }}'
-                ),
-                "assigned_role": MANAGER_ROLE,
-                "task_type": "approval",
-                "priority": "medium",
-            }),
-            _step("approval", "wait_for_approval", "Wait for the decision", "decision", {
-                "task_step": "assign_approval",
-                "comment_required_on_reject": True,
-            }),
-            _step("decide", "condition", "Approved?", "decision", {
-                "field": "steps.approval.outcome",
-                "operator": "eq",
-                "value": "approved",
-                "then": "mark_approved",
-                "else": "mark_rejected",
-            }),
+            _step(
+                "assign_approval",
+                "assign_task",
+                "Ask a manager to decide",
+                "decision",
+                {
+                    "title": "Manager Approval",
+                    "description": (
+                        f"Approve or reject the application of {applicant}.\n"
+                        'Reviewer\'s notes: {{ steps.review.comment | default("none") }}'
+                    ),
+                    "assigned_role": MANAGER_ROLE,
+                    "task_type": "approval",
+                    "priority": "medium",
+                },
+            ),
+            _step(
+                "approval",
+                "wait_for_approval",
+                "Wait for the decision",
+                "decision",
+                {
+                    "task_step": "assign_approval",
+                    "comment_required_on_reject": True,
+                },
+            ),
+            _step(
+                "decide",
+                "condition",
+                "Approved?",
+                "decision",
+                {
+                    "field": "steps.approval.outcome",
+                    "operator": "eq",
+                    "value": "approved",
+                    "then": "mark_approved",
+                    "else": "mark_rejected",
+                },
+            ),
             _step("mark_approved", "update_status", "Mark approved", "decision", {"status": "approved"}),
-            _step("welcome_email", "send_email", "Send the welcome email", "decision", {
-                "to": "{{ contact.email }}",
-                "subject": "Welcome to {{ org.name }}, {{ contact.first_name }}!",
-                "body": _WELCOME,
-            }, next=END),
+            _step(
+                "welcome_email",
+                "send_email",
+                "Send the welcome email",
+                "decision",
+                {
+                    "to": "{{ contact.email }}",
+                    "subject": "Welcome to {{ org.name }}, {{ contact.first_name }}!",
+                    "body": _WELCOME,
+                },
+                next=END,
+            ),
             _step("mark_rejected", "update_status", "Mark rejected", "decision", {"status": "rejected"}),
-            _step("rejection_email", "send_email", "Send the rejection email", "decision", {
-                "to": "{{ contact.email }}",
-                "subject": "Your application to {{ org.name }}",
-                "body": _REJECTION,
-            }),
+            _step(
+                "rejection_email",
+                "send_email",
+                "Send the rejection email",
+                "decision",
+                {
+                    "to": "{{ contact.email }}",
+                    "subject": "Your application to {{ org.name }}",
+                    "body": _REJECTION,
+                },
+            ),
         ],
         "variables": [],
         "statuses": [dict(status) for status in DEFAULT_EXECUTION_STATUSES],

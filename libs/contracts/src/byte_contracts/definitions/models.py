@@ -46,8 +46,17 @@ MAX_TEMPLATE_LENGTH = 20_000
 
 # What a template may read as `contact.<field>`, and what `update_contact` may write.
 CONTACT_FIELDS: tuple[str, ...] = (
-    "first_name", "last_name", "email", "phone", "company", "role",
-    "address_line_1", "address_line_2", "city", "state", "zip",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company",
+    "role",
+    "address_line_1",
+    "address_line_2",
+    "city",
+    "state",
+    "zip",
 )
 
 
@@ -88,13 +97,19 @@ PATTERN_MEANINGS = {
 
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN, max_length=64)]
 StepId = Annotated[Identifier, Field(json_schema_extra={"x-refers-to": "steps"})]
-Target = Annotated[Identifier, Field(
-    description=f'a step id, or "{END}" to end the case',
-    json_schema_extra={"x-refers-to": "steps", "x-or": END},
-)]
+Target = Annotated[
+    Identifier,
+    Field(
+        description=f'a step id, or "{END}" to end the case',
+        json_schema_extra={"x-refers-to": "steps", "x-or": END},
+    ),
+]
 PhaseId = Annotated[Identifier, Field(json_schema_extra={"x-refers-to": "phases"})]
-StatusKey = Annotated[str, StringConstraints(pattern=STATUS_KEY_PATTERN, max_length=64),
-                      Field(json_schema_extra={"x-refers-to": "statuses"})]
+StatusKey = Annotated[
+    str,
+    StringConstraints(pattern=STATUS_KEY_PATTERN, max_length=64),
+    Field(json_schema_extra={"x-refers-to": "statuses"}),
+]
 Label = Annotated[str, StringConstraints(max_length=200), AfterValidator(_not_blank)]
 RoleName = Annotated[str, StringConstraints(pattern=ROLE_PATTERN, max_length=64)]
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_not_blank)]
@@ -105,8 +120,11 @@ Template = Annotated[
     Field(json_schema_extra={"format": "byte-template"}),
 ]
 RequiredTemplate = Annotated[Template, AfterValidator(_not_blank)]
-ContextPath = Annotated[str, StringConstraints(pattern=CONTEXT_PATH_PATTERN, max_length=200),
-                        Field(json_schema_extra={"format": "byte-context-path"})]
+ContextPath = Annotated[
+    str,
+    StringConstraints(pattern=CONTEXT_PATH_PATTERN, max_length=200),
+    Field(json_schema_extra={"format": "byte-context-path"}),
+]
 
 
 def _scalar(value: object) -> str | int | float | bool:
@@ -450,8 +468,16 @@ class DelayStep(_Step):
 
 
 Step = Annotated[
-    TriggerStep | AssignTaskStep | WaitForTaskStep | WaitForApprovalStep | UpdateTaskStep
-    | UpdateContactStep | UpdateStatusStep | SendEmailStep | ConditionStep | DelayStep,
+    TriggerStep
+    | AssignTaskStep
+    | WaitForTaskStep
+    | WaitForApprovalStep
+    | UpdateTaskStep
+    | UpdateContactStep
+    | UpdateStatusStep
+    | SendEmailStep
+    | ConditionStep
+    | DelayStep,
     Field(discriminator="type"),
 ]
 WaitStep = WaitForTaskStep | WaitForApprovalStep
@@ -474,7 +500,8 @@ class DefinitionDraft(_Frozen):
     """The structure of a definition, before the rules that span it. See `Definition`."""
 
     language_version: Annotated[Literal[1], BeforeValidator(_this_version)] = Field(
-        description="the version of this language the definition is written in")
+        description="the version of this language the definition is written in"
+    )
     name: Label
     description: Annotated[str, StringConstraints(max_length=5000)] = ""
     phases: tuple[Phase, ...] = Field(min_length=1, max_length=50)

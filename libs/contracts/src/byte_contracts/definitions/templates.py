@@ -92,7 +92,7 @@ def parse(template: str) -> tuple[Part, ...]:
         end = template.find(CLOSE, start + len(OPEN))
         if end < 0:
             raise TemplateError("'{{' is never closed", start)
-        inner = template[start + len(OPEN):end]
+        inner = template[start + len(OPEN) : end]
         if OPEN in inner:
             raise TemplateError("'{{' is never closed", start)
         parts.append(_placeholder(inner, start))
@@ -106,7 +106,7 @@ def _placeholder(inner: str, position: int) -> Placeholder:
         return Placeholder(tuple(match["path"].split(".")), default)
     filtered = _FILTER_RE.match(inner)
     if filtered and filtered["filter"] != "default":
-        raise TemplateError(f"unknown filter {filtered['filter']!r}: the only filter is default(\"text\")", position)
+        raise TemplateError(f'unknown filter {filtered["filter"]!r}: the only filter is default("text")', position)
     if filtered:
         raise TemplateError('default takes one quoted text: default("text")', position)
     shown = inner.strip()

@@ -310,7 +310,9 @@ class _Rules:
         if isinstance(step, UpdateContactStep):
             for name in c.fields:
                 if name not in CONTACT_FIELDS:
-                    self.error((*at, "fields", name), f"not a contact field; contact fields are {', '.join(CONTACT_FIELDS)}")
+                    self.error(
+                        (*at, "fields", name), f"not a contact field; contact fields are {', '.join(CONTACT_FIELDS)}"
+                    )
         if isinstance(step, UpdateStatusStep):
             keys = [s.key for s in self.definition.statuses]
             if c.status not in keys:
@@ -330,7 +332,10 @@ class _Rules:
             self.error(loc, f"step {target!r} is of type {assign.type}, not assign_task")
             return
         if isinstance(step, WaitForApprovalStep) and assign.config.task_type != TaskType.APPROVAL:
-            self.error(loc, f"step {target!r} assigns a {assign.config.task_type} task: wait_for_approval needs an approval task")
+            self.error(
+                loc,
+                f"step {target!r} assigns a {assign.config.task_type} task: wait_for_approval needs an approval task",
+            )
         if i in self.flow.reachable and j not in self.flow.earlier(i):
             self.error(loc, f"step {target!r} does not come before this step on every path to it")
 
@@ -376,15 +381,20 @@ class _Rules:
         if ref is not None and ref.values is not None:
             for candidate in candidates:
                 if candidate not in ref.values:
-                    self.error((*at, "value"), f"{candidate!r} is never a value of {c.field}: it is one of {', '.join(ref.values)}")
+                    self.error(
+                        (*at, "value"),
+                        f"{candidate!r} is never a value of {c.field}: it is one of {', '.join(ref.values)}",
+                    )
 
     def templates(self, i: int, step: Any) -> None:
         known = {ref.path for ref in self.known(i)}
         for loc, template in step.config.templates():
             for path in sorted(references(template)):
                 if path not in known:
-                    self.error(("steps", i, "config", *loc),
-                               f"{{{{ {path} }}}}: {why_unknown(path, self.definition, self.flow, i)}")
+                    self.error(
+                        ("steps", i, "config", *loc),
+                        f"{{{{ {path} }}}}: {why_unknown(path, self.definition, self.flow, i)}",
+                    )
 
     def known(self, i: int) -> list[VariableRef]:
         return refs_at(self.definition, self.flow, i)
@@ -411,4 +421,3 @@ def _is_date(value: str) -> bool:
 
 def _listing(values: Iterable[str]) -> str:
     return ", ".join(sorted(values)) or "none"
-
