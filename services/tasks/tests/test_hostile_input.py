@@ -15,6 +15,7 @@ from byte_testing.hostile import (
     NOT_A_DATE,
     any_text,
     assert_answered,
+    assert_no_such_id,
     assert_refused,
     forged_cursor,
     hostile_values,
@@ -216,8 +217,8 @@ def test_hostile_path_segments_are_answered_and_touch_nothing(api, segment, rout
 
 def test_the_path_characters_of_the_issue_are_problems(api):
     for segment in ["%00", "K%0C", "a%20b"]:
-        assert_refused(api.get(f"/v1/tasks/{segment}"), "task_id")
-        assert_refused(api.patch(f"/v1/tasks/{segment}/claim"), "task_id")
+        assert_no_such_id(api.get(f"/v1/tasks/{segment}"))
+        assert_no_such_id(api.patch(f"/v1/tasks/{segment}/claim"))
 
 
 # --- lists -------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ TRANSIENT_RETRIES = Counter(
 )
 
 RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0)
-TRANSIENT_BACKOFF_MAX = 15.0
+TRANSIENT_BACKOFF_MAX = 2.0  # a recovered database sees its consumers back within 2 s
 
 
 def subscribe(

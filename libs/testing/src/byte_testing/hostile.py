@@ -151,6 +151,12 @@ def assert_answered(r: httpx.Response) -> None:
                 assert error["field"] and error["in"] in ("body", "query", "path", "header") and error["message"]
 
 
+def assert_no_such_id(r: httpx.Response) -> None:
+    """A path id that is not one (ids are UUIDs: the route does not match): a problem+json 404."""
+    assert_answered(r)
+    assert r.status_code == 404, (r.status_code, r.text)
+
+
 def assert_refused(r: httpx.Response, field: str, status: int = 422) -> None:
     """Refused as invalid, with `field` (or a path inside it) named."""
     assert_answered(r)

@@ -51,7 +51,7 @@ class ServiceProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60, **extra_env: str) -> ServiceProcess:
-        env = {**self.env, **{k.upper(): v for k, v in extra_env.items()}}
+        env = self.env = {**self.env, **{k.upper(): v for k, v in extra_env.items()}}
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", f"byte_{self.service}"],
