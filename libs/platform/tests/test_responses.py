@@ -64,3 +64,12 @@ def test_rows_serialize_as_the_response_model_would():
     )
     assert json.loads(fast) == json.loads(model)
     assert fast == model
+
+
+def test_column_names_become_plain_strings():
+    """SQLAlchemy names columns with a str subclass the encoder would inspect on every key."""
+    from byte_platform.responses import row_dicts
+    from sqlalchemy.sql.elements import quoted_name
+
+    [row] = row_dicts([Row(name="x")], [quoted_name("name", None)])
+    assert [type(k) for k in row] == [str]

@@ -10,6 +10,7 @@ it is the documented contract, and the services' tests compare both paths.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -27,7 +28,14 @@ class JsonBytes(JSONResponse):
 
 def row_dicts(rows: Iterable[Any], columns: Sequence[str]) -> list[dict[str, Any]]:
     """The public columns of each row (a page's rows carry its sort key too)."""
-    return [{c: m[c] for c in columns} for m in (r._mapping for r in rows)]
+    # Plain str keys: a SQLAlchemy column name is a `quoted_name` (a str subclass), which the
+    # encoder does not know and inspects attribute by attribute, on every key of every row.
+    # Likewise asyncpg's UUID subclass: written as the string it is.
+    names = [str.__str__(c) for c in columns]
+    return [
+        {name: str(v) if isinstance(v := m[name], uuid.UUID) else v for name in names}
+        for m in (r._mapping for r in rows)
+    ]
 
 
 def page_response(rows: Iterable[Any], columns: Sequence[str], next_cursor: str | None) -> JsonBytes:
