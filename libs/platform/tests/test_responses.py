@@ -5,6 +5,7 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import sqlalchemy as sa
 from byte_platform.responses import page_response
 from pydantic import BaseModel
 
@@ -24,11 +25,11 @@ class Page(BaseModel):
     next_cursor: str | None
 
 
-class Row:
-    """Stands in for a SQLAlchemy Row: what page_response reads is `_mapping`."""
+COLUMNS = [sa.column("id", sa.Uuid), *(sa.column(name) for name in list(Item.model_fields)[1:])]
 
-    def __init__(self, **values: Any) -> None:
-        self._mapping = values
+
+def Row(**values: Any) -> tuple:
+    return tuple(values.values())
 
 
 def test_rows_serialize_as_the_response_model_would():
@@ -54,10 +55,11 @@ def test_rows_serialize_as_the_response_model_would():
             sort_key=1,
         ),
     ]
-    fast = page_response(rows, list(Item.model_fields), "next").body
+    fast = page_response(rows, COLUMNS, "next").body
     model = (
         Page(
-            items=[Item.model_validate({k: r._mapping[k] for k in Item.model_fields}) for r in rows], next_cursor="next"
+            items=[Item.model_validate(dict(zip(Item.model_fields, r, strict=False))) for r in rows],
+            next_cursor="next",
         )
         .model_dump_json()
         .encode()
@@ -71,5 +73,5 @@ def test_column_names_become_plain_strings():
     from byte_platform.responses import row_dicts
     from sqlalchemy.sql.elements import quoted_name
 
-    [row] = row_dicts([Row(name="x")], [quoted_name("name", None)])
+    [row] = row_dicts([("x",)], [sa.column(quoted_name("name", None))])
     assert [type(k) for k in row] == [str]

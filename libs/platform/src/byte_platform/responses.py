@@ -10,11 +10,11 @@ it is the documented contract, and the services' tests compare both paths.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pydantic_core
+import sqlalchemy as sa
 from starlette.responses import JSONResponse
 
 
@@ -26,17 +26,24 @@ class JsonBytes(JSONResponse):
         return pydantic_core.to_json(content)
 
 
-def row_dicts(rows: Iterable[Any], columns: Sequence[str]) -> list[dict[str, Any]]:
-    """The public columns of each row (a page's rows carry its sort key too)."""
+def row_dicts(rows: Iterable[Any], columns: Sequence[sa.ColumnElement[Any]]) -> list[dict[str, Any]]:
+    """The `columns` of each row, which selected them first (a page's rows carry their sort key
+    after them)."""
     # Plain str keys: a SQLAlchemy column name is a `quoted_name` (a str subclass), which the
     # encoder does not know and inspects attribute by attribute, on every key of every row.
     # Likewise asyncpg's UUID subclass: written as the string it is.
-    names = [str.__str__(c) for c in columns]
-    return [
-        {name: str(v) if isinstance(v := m[name], uuid.UUID) else v for name in names}
-        for m in (r._mapping for r in rows)
-    ]
+    names = [str.__str__(c.name) for c in columns]
+    uuids = [i for i, c in enumerate(columns) if isinstance(c.type, sa.Uuid)]
+    width = len(names)
+    out = []
+    for row in rows:
+        values = list(row[:width])
+        for i in uuids:
+            if values[i] is not None:
+                values[i] = str(values[i])
+        out.append(dict(zip(names, values, strict=True)))
+    return out
 
 
-def page_response(rows: Iterable[Any], columns: Sequence[str], next_cursor: str | None) -> JsonBytes:
+def page_response(rows: Iterable[Any], columns: Sequence[sa.ColumnElement[Any]], next_cursor: str | None) -> JsonBytes:
     return JsonBytes({"items": row_dicts(rows, columns), "next_cursor": next_cursor})

@@ -29,7 +29,6 @@ from byte_contacts.schemas import (
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 
 SORT_PATTERN = "^-?(" + "|".join(s.value for s in Sort) + ")$"
-PUBLIC_FIELDS = [c.name for c in PUBLIC_COLUMNS]
 
 
 # Dependencies are `async def` so FastAPI runs them on the event loop, not in a thread.
@@ -70,7 +69,7 @@ async def list_contacts(
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> JsonBytes:
     rows, next_cursor = await queries.page(ctx, f, limit or request.app.state.settings.page_size_default, cursor)
-    return page_response(rows, PUBLIC_FIELDS, next_cursor)
+    return page_response(rows, PUBLIC_COLUMNS, next_cursor)
 
 
 EXPORT_DESCRIPTION = f"""The filtered list as CSV, streamed (no `Content-Length`): a header row, one row per

@@ -46,7 +46,6 @@ from byte_tasks.schemas import (
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
 SORT_PATTERN = "^-?(" + "|".join(s.value for s in Sort) + ")$"
-PUBLIC_FIELDS = [c.name for c in PUBLIC_COLUMNS]
 
 
 def _handlers(request: Request) -> TaskHandlers:
@@ -110,7 +109,7 @@ async def list_tasks(
         descending=descending,
     )
     rows, next_cursor = await queries.page(ctx, f, _page_size(request, limit), cursor)
-    return page_response(rows, PUBLIC_FIELDS, next_cursor)
+    return page_response(rows, PUBLIC_COLUMNS, next_cursor)
 
 
 @router.get("/available", response_model=TaskPage, response_class=JsonBytes)
@@ -126,7 +125,7 @@ async def available_tasks(
     key, descending = parse_sort(sort)
     f = TaskFilter(available_for=frozenset(ctx.roles), sort=key, descending=descending)
     rows, next_cursor = await queries.page(ctx, f, _page_size(request, limit), cursor)
-    return page_response(rows, PUBLIC_FIELDS, next_cursor)
+    return page_response(rows, PUBLIC_COLUMNS, next_cursor)
 
 
 @router.post("", response_model=TaskPublic, status_code=status.HTTP_201_CREATED)

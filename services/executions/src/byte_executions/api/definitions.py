@@ -14,7 +14,7 @@ from byte_executions.api.deps import DefinitionCommands, DefinitionReads, provis
 from byte_executions.commands import CreateDefinition, DefinitionRef, EditDefinition, SetDefinitionActive
 from byte_executions.domain import DefinitionSort
 from byte_executions.queries import DefinitionFilter
-from byte_executions.queries.definitions import SUMMARY_FIELDS
+from byte_executions.queries.definitions import SUMMARY_COLUMNS
 from byte_executions.schemas import (
     PAGE_SIZE_MAX,
     DefinitionHistory,
@@ -59,7 +59,7 @@ async def list_definitions(
     key, descending = domain.parse_sort(sort, DefinitionSort)
     f = DefinitionFilter(active=active, sort=key, descending=descending)
     rows, next_cursor = await queries.page(ctx, f, limit or request.app.state.settings.page_size_default, cursor)
-    return page_response(rows, SUMMARY_FIELDS, next_cursor)
+    return page_response(rows, SUMMARY_COLUMNS, next_cursor)
 
 
 @router.get("/schema", response_class=JsonBytes, responses={200: {"content": {"application/json": {}}}})
