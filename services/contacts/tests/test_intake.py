@@ -5,7 +5,6 @@ import uuid
 
 from byte_contracts import new_event, topics
 from byte_contracts.ingest import Applicant, SubmissionReceived
-from byte_platform.broker import make_broker
 from byte_testing import eventually
 
 
@@ -26,7 +25,7 @@ def submission(org_id: str, applicant: dict, submission_id: str | None = None):
     )
 
 
-async def test_an_applicant_becomes_a_contact_once(contacts_service, stack, client, event_tap, org_id):
+async def test_an_applicant_becomes_a_contact_once(contacts_service, publish, client, event_tap, org_id):
     email = f"{uuid.uuid4().hex[:8]}@example.com"
     first = submission(org_id, {"first_name": "Ada", "last_name": "Lovelace", "email": email, "tags": ["applicant"]})
     again = submission(
@@ -34,23 +33,16 @@ async def test_an_applicant_becomes_a_contact_once(contacts_service, stack, clie
         {"first_name": "Ada", "last_name": "Lovelace", "email": email.upper(), "metadata": {"position": "deputy"}},
     )
     no_email = submission(org_id, {"first_name": "Grace", "phone": "770-555-0100"})
-    broker = make_broker(stack["kafka_bootstrap_servers"], client_id="contacts-intake-test")
-    await broker.start()
-    try:
-        async with event_tap(topics.CONTACTS) as tap:
-            # a redelivered event (same envelope id) changes nothing; a second submission of the
-            # same person updates the same contact
-            for envelope in (first, first, again, no_email, no_email):
-                await broker.publish(envelope.to_bytes(), topic=topics.INGEST, key=envelope.subject.encode())
-            # every contacts process of this session consumes `ingest` (each its own group and
-            # database): count only what this service did, the contacts in its database
-            async with client() as api:
-                ours = await eventually(lambda: _contact_ids(api, 2), what="two contacts taken in")
-            upserted = await tap.collect(
-                lambda e: e.type == "contact.upserted" and e.subject in ours, count=3, settle=3
-            )
-    finally:
-        await broker.stop()
+    async with event_tap(topics.CONTACTS) as tap:
+        # a redelivered event (same envelope id) changes nothing; a second submission of the
+        # same person updates the same contact
+        for envelope in (first, first, again, no_email, no_email):
+            await publish(envelope)
+        # every contacts process of this session consumes `ingest` (each its own group and
+        # database): count only what this service did, the contacts in its database
+        async with client() as api:
+            ours = await eventually(lambda: _contact_ids(api, 2), what="two contacts taken in")
+        upserted = await tap.collect(lambda e: e.type == "contact.upserted" and e.subject in ours, count=3, settle=3)
 
     # one event per submission: the redeliveries added none
     assert sorted(e.data["submission_id"] for e, _, _ in upserted) == sorted(
@@ -76,16 +68,11 @@ async def test_an_applicant_becomes_a_contact_once(contacts_service, stack, clie
     assert ada["email"].lower() == email and ada["tags"] == ["applicant"] and ada["metadata"] == {"position": "deputy"}
 
 
-async def test_an_applicant_the_api_would_refuse_is_dead_lettered(contacts_service, stack, client, event_tap, org_id):
+async def test_an_applicant_the_api_would_refuse_is_dead_lettered(contacts_service, publish, client, event_tap, org_id):
     bad = submission(org_id, {"first_name": "  ", "email": "not-an-email"})
-    broker = make_broker(stack["kafka_bootstrap_servers"], client_id="contacts-intake-test")
-    await broker.start()
-    try:
-        async with event_tap(topics.dead_letter(topics.INGEST)) as dlq:
-            await broker.publish(bad.to_bytes(), topic=topics.INGEST, key=bad.subject.encode())
-            dead = await dlq.collect(lambda e: e.id == bad.id, count=1, settle=2)
-    finally:
-        await broker.stop()
+    async with event_tap(topics.dead_letter(topics.INGEST)) as dlq:
+        await publish(bad)
+        dead = await dlq.collect(lambda e: e.id == bad.id, count=1, settle=2)
     # every contacts process of this session consumes `ingest`: this service's letter is its group's
     group = f"{contacts_service.env['CONSUMER_GROUP']}.intake".encode()
     ours = [(e, headers, key) for e, headers, key in dead if headers.get("dlq_group") == group]

@@ -1,15 +1,12 @@
-import functools
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
-from byte_contracts import Envelope, new_event, topic_for
+from byte_contracts import Envelope, topic_for
 from byte_platform.broker import make_broker
 from byte_platform.identity import HEADER
-from byte_testing import eventually
-from pydantic import BaseModel
 
 
 @pytest.fixture(scope="session")
@@ -55,25 +52,3 @@ async def publish(stack) -> Callable[[Envelope], Awaitable[None]]:
 
     yield _publish
     await broker.stop()
-
-
-class Helpers:
-    """Plain helpers, as a fixture (tests import nothing from conftest under importlib mode)."""
-
-    @staticmethod
-    def event(
-        event_type: str, org_id: str, subject: str, data: BaseModel, actor: str = "system:test", **kw: Any
-    ) -> Envelope:
-        return new_event(event_type, org_id=org_id, subject=subject, actor=actor, data=data, **kw)
-
-    # byte_testing's, with the patience the tasks consumers need on a shared test stack
-    eventually = staticmethod(functools.partial(eventually, timeout=60.0, interval=0.2))
-
-    @staticmethod
-    def is_problem(r: httpx.Response, status: int) -> bool:
-        return r.status_code == status and r.headers["content-type"].startswith("application/problem+json")
-
-
-@pytest.fixture(scope="session")
-def h() -> type[Helpers]:
-    return Helpers

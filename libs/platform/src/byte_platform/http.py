@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from byte_contracts.errors import Conflict, DomainError, Forbidden, Invalid, Malformed, NotFound
@@ -23,7 +22,7 @@ from byte_platform.context import Context
 from byte_platform.faults import is_transient
 from byte_platform.identity import HEADER, IdentityVerifier, InvalidIdentity
 from byte_platform.logging import correlation_id
-from byte_platform.runtime import Runtime
+from byte_platform.runtime import Check, Runtime
 from byte_platform.validation import MAX_REPORTED, printable, unstorable
 
 log = logging.getLogger(__name__)
@@ -253,7 +252,6 @@ async def current_context(request: Request) -> Context:
 
 CurrentContext = Annotated[Context, Depends(current_context)]
 
-Check = Callable[[], Awaitable[None]]
 
 DEPENDENCY_UP = Gauge("byte_dependency_up", "1 when the dependency answered the last readiness check", ["dependency"])
 

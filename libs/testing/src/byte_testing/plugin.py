@@ -7,20 +7,25 @@ started, it stops. Set BYTE_TEST_REUSE_STACK=1 to leave it running for the next 
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from byte_contracts import Envelope, new_event, topic_for
+from byte_platform.broker import make_broker
 from byte_platform.identity import mint
+from pydantic import BaseModel
 
 from byte_testing.events import EventTap
 from byte_testing.kafka import OwnKafka
 from byte_testing.postgres import own_postgres  # noqa: F401  (a fixture: importing it registers it)
 from byte_testing.processes import ServiceProcess, migrate
+from byte_testing.waiting import eventually
 
 PROFILE = os.environ.get("BYTE_TEST_PROFILE", "test")
 
@@ -249,3 +254,44 @@ def redis_url(logs_dir: Path) -> Iterator[str]:
     yield f"redis://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+async def publish(stack: dict[str, Any]) -> AsyncIterator[Callable[[Envelope], Awaitable[None]]]:
+    """Publishes an envelope the way another service's outbox relay would (topic of its type,
+    key = subject)."""
+    broker = make_broker(stack["kafka_bootstrap_servers"], client_id="byte-tests")
+    await broker.start()
+
+    async def _publish(envelope: Envelope) -> None:
+        await broker.publish(
+            envelope.to_bytes(),
+            topic=topic_for(envelope.type),
+            key=envelope.subject.encode(),
+            headers={"event_type": envelope.type, "event_id": str(envelope.id)},
+        )
+
+    yield _publish
+    await broker.stop()
+
+
+class Helpers:
+    """Plain helpers, as a fixture (tests import nothing from conftest under importlib mode)."""
+
+    @staticmethod
+    def event(
+        event_type: str, org_id: str, subject: str, data: BaseModel, actor: str = "system:test", **kw: Any
+    ) -> Envelope:
+        return new_event(event_type, org_id=org_id, subject=subject, actor=actor, data=data, **kw)
+
+    # byte_testing's, with the patience consumers need on a shared test stack
+    eventually = staticmethod(functools.partial(eventually, timeout=60.0, interval=0.2))
+
+    @staticmethod
+    def is_problem(r: Any, status: int) -> bool:
+        return r.status_code == status and r.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.fixture(scope="session")
+def h() -> type[Helpers]:
+    return Helpers

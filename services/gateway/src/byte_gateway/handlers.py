@@ -21,15 +21,16 @@ from byte_contracts import identity as events
 from byte_contracts.errors import Malformed
 from byte_platform.context import SYSTEM_ROLE, Context
 from byte_platform.unit_of_work import UnitOfWork, Work
+from byte_platform.validation import json_problems, printable
 from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import insert
 
 from byte_gateway.domain import InvalidClaims, map_role
 from byte_gateway.models import user_profiles, users
-from byte_gateway.storable import Unstorable, ensure_storable
 
 ACTOR = "system:clerk"
 CONSUMER = "gateway.clerk-webhooks"
+WEBHOOK_MAX_DEPTH = 64
 EVENT_NAMESPACE = uuid.UUID("5f0b7a52-8d0e-4a55-9a55-0c1e4b9d2f61")
 
 
@@ -128,10 +129,11 @@ class WebhookHandlers:
             or not isinstance(body.get("data"), dict)
         ):
             raise BadPayload("expected an object with `type` and `data`")
-        try:
-            ensure_storable(body)
-        except Unstorable as exc:
-            raise BadPayload(str(exc)) from None
+        # anything PostgreSQL could not keep (NUL, lone surrogates, NaN, absurd depth), anywhere,
+        # refuses the whole delivery before a row is written
+        if problems := json_problems(body, max_depth=WEBHOOK_MAX_DEPTH):
+            path, why = problems[0]
+            raise BadPayload(f"{printable('.'.join(map(str, ('body', *path))))}: {why}")
         delivery = Delivery(svix_id=cmd.svix_id, event_type=body["type"])
         handler = self._dispatch.get(delivery.event_type)
         # Clerk's user events name no org: the delivery starts in none and each org it touches
