@@ -389,3 +389,16 @@ async def test_board_counts_and_first_pages(client, people, open_case, publish, 
         assert columns["in_review"]["next_cursor"] is None
         scoped = (await api.get("/v1/executions/board", params={"definition_id": "applicant-review"})).json()
         assert sum(c["count"] for c in scoped["columns"]) == 5
+
+
+async def test_dates_are_iso_times_with_a_zone_and_ids_are_uuids(client, h):
+    """The lenient-coercion class: an integer is never read as a date; a case id that is not a
+    UUID names no case."""
+    async with client() as api:
+        for value in ("12", "2026-01-31", "2026-01-31T09:00:00"):
+            r = await api.get("/v1/executions", params={"opened_from": value})
+            assert h.is_problem(r, 422), (value, r.text)
+            assert [e["field"] for e in r.json()["errors"]] == ["opened_from"]
+        assert (await api.get("/v1/executions", params={"opened_from": "2026-01-31T09:00:00Z"})).status_code == 200
+        assert h.is_problem(await api.get("/v1/executions/not-a-uuid"), 404)
+        assert h.is_problem(await api.post("/v1/executions/%00/cancel", json={}), 404)

@@ -119,7 +119,7 @@ async def test_a_request_naming_a_stranger_leaves_the_task_unassigned(client, pu
 
 
 async def test_a_request_that_cannot_be_a_task_is_dead_lettered_and_creates_nothing(
-    client, publish, event_tap, org_id, h
+    tasks_service, client, publish, event_tap, org_id, h
 ):
     execution = uuid.uuid4()
     poison = h.event(
@@ -133,9 +133,15 @@ async def test_a_request_that_cannot_be_a_task_is_dead_lettered_and_creates_noth
             )
         )
 
+        # every tasks process of the session consumes `workflow` (each its own group): ours is
+        # the letter our service's group wrote
+        group = f"{tasks_service.env['CONSUMER_GROUP']}.workflow".encode()
+
         async def dead():
             records = await dlq.records(count=1, timeout=1)
-            return [r for r in records if str(poison.id).encode() in r.value]
+            return [
+                r for r in records if str(poison.id).encode() in r.value and dict(r.headers).get("dlq_group") == group
+            ]
 
         [record] = await h.eventually(dead)
         assert "task title" in dict(record.headers)["dlq_error"].decode()

@@ -4,12 +4,12 @@ workflow (202); the case changes when the workflow confirms."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from byte_contracts.enums import ExecutionSource
 from byte_platform.http import CurrentContext
 from byte_platform.responses import JsonBytes
+from byte_platform.validation import AwareDatetime
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from byte_executions import domain
@@ -48,10 +48,10 @@ async def case_filter(
     contact_id: uuid.UUID | None = None,
     source: ExecutionSource | None = None,
     run_state: RunState | None = None,
-    opened_from: datetime | None = None,
-    opened_to: datetime | None = None,
-    closed_from: datetime | None = None,
-    closed_to: datetime | None = None,
+    opened_from: AwareDatetime | None = None,
+    opened_to: AwareDatetime | None = None,
+    closed_from: AwareDatetime | None = None,
+    closed_to: AwareDatetime | None = None,
     q: Annotated[str | None, Query(max_length=200, description="substring of the contact's name or email")] = None,
     sort: Annotated[str, Query(pattern=SORT_PATTERN, description="field, `-` prefix for descending")] = "-started_at",
 ) -> CaseFilter:
@@ -125,12 +125,12 @@ async def open_case(
     return await queries.get(ctx, execution.id)
 
 
-@router.get("/{execution_id}", response_model=ExecutionDetail)
+@router.get("/{execution_id:uuid}", response_model=ExecutionDetail)
 async def get_case(ctx: CurrentContext, queries: CaseReads, execution_id: uuid.UUID) -> ExecutionDetail:
     return await queries.get(ctx, execution_id)
 
 
-@router.patch("/{execution_id}", response_model=ExecutionDetail)
+@router.patch("/{execution_id:uuid}", response_model=ExecutionDetail)
 async def update_case(
     ctx: CurrentContext, handlers: CaseCommands, queries: CaseReads, execution_id: uuid.UUID, body: ExecutionUpdate
 ) -> ExecutionDetail:
@@ -138,7 +138,7 @@ async def update_case(
     return await queries.get(ctx, execution_id)
 
 
-@router.post("/{execution_id}/status", response_model=StatusChangeAccepted, status_code=status.HTTP_202_ACCEPTED)
+@router.post("/{execution_id:uuid}/status", response_model=StatusChangeAccepted, status_code=status.HTTP_202_ACCEPTED)
 async def request_status_change(
     ctx: CurrentContext, handlers: CaseCommands, execution_id: uuid.UUID, body: StatusChangeRequest
 ) -> StatusChangeAccepted:
@@ -154,7 +154,7 @@ async def request_status_change(
     )
 
 
-@router.post("/{execution_id}/cancel", response_model=CancelAccepted, status_code=status.HTTP_202_ACCEPTED)
+@router.post("/{execution_id:uuid}/cancel", response_model=CancelAccepted, status_code=status.HTTP_202_ACCEPTED)
 async def cancel_case(
     ctx: CurrentContext, handlers: CaseCommands, execution_id: uuid.UUID, body: CancelRequest | None = None
 ) -> CancelAccepted:
@@ -162,7 +162,7 @@ async def cancel_case(
     return CancelAccepted(execution_id=execution_id, request_id=pending.request_id, requested_at=pending.requested_at)
 
 
-@router.delete("/{execution_id}", response_model=ExecutionDeletedAnswer)
+@router.delete("/{execution_id:uuid}", response_model=ExecutionDeletedAnswer)
 async def delete_case(ctx: CurrentContext, handlers: CaseCommands, execution_id: uuid.UUID) -> ExecutionDeletedAnswer:
     """Admins only. A running case's workflow is asked to cancel first; the answer says so."""
     cancelled = await handlers.delete(ctx, DeleteCase(execution_id))
