@@ -115,3 +115,56 @@ async def test_inbox_forgets_only_ids_older_than_the_retention(fresh_database):
             assert (await session.execute(sa.select(table.c.message_id))).scalars().all() == [str(recent)]
     finally:
         await db.dispose()
+
+
+async def test_a_new_group_told_to_start_at_the_end_skips_the_history_and_misses_nothing_after(stack, org_id):
+    """`CONSUMER_NEW_GROUPS_START=end` (test processes on the shared broker): a new group reads
+    only what is published once the runtime has started, and after a restart it resumes where it
+    stopped (its committed offsets), not at the end again."""
+    from byte_platform.runtime import Runtime
+    from byte_platform.settings import ServiceSettings
+
+    topic = f"test.consumer.{uuid.uuid4().hex[:8]}"
+    bootstrap = stack["kafka_bootstrap_servers"]
+    await ensure_topics(bootstrap, [topic, topics.dead_letter(topic)])
+    publisher = make_broker(bootstrap, client_id="test")
+    await publisher.start()
+    seen: list[uuid.UUID] = []
+
+    async def handle(envelope: Envelope) -> None:
+        seen.append(envelope.id)
+
+    def runtime() -> Runtime:
+        rt = Runtime(ServiceSettings(kafka_bootstrap_servers=bootstrap, consumer_new_groups_start="end"))
+        broker = rt.broker([topic])
+        subscribe(broker, topic, group_id=group, handler=handle)
+        return rt
+
+    async def send(e: Envelope) -> None:
+        await publisher.publish(e.to_bytes(), topic=topic, key=e.subject.encode())
+
+    group = f"test-end-{uuid.uuid4().hex[:6]}"
+    try:
+        history = [event(org_id) for _ in range(3)]
+        for e in history:
+            await send(e)
+        async with runtime():
+            fresh = event(org_id)
+            await send(fresh)
+
+            async def fresh_seen():
+                return fresh.id in seen
+
+            await eventually(fresh_seen, timeout=30)
+        while_stopped = event(org_id)
+        await send(while_stopped)
+        async with runtime():
+
+            async def resumed():
+                return while_stopped.id in seen
+
+            await eventually(resumed, timeout=30)
+        assert not set(seen) & {e.id for e in history}
+        assert seen.count(fresh.id) == 1
+    finally:
+        await publisher.stop()

@@ -53,3 +53,31 @@ async def ensure_topics(
                     raise
     finally:
         await admin.close()
+
+
+async def start_new_groups_at_the_end(bootstrap_servers: str, subscriptions: list[tuple[str, str]]) -> None:
+    """For each (group, topic) with no committed offset on `topic`, commits the topic's end
+    offsets, so the new group reads only what is published from now on, not the topic's history.
+    Done before the subscribers start, so nothing published after startup is skipped (unlike
+    `auto_offset_reset="latest"`, which takes the end whenever the partitions are assigned)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        for group, topic in subscriptions:
+            committed = await admin.list_consumer_group_offsets(group)
+            if any(tp.topic == topic for tp in committed):
+                continue
+            consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False)
+            await consumer.start()
+            try:
+                cluster = await consumer._client.fetch_all_metadata()
+                partitions = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()]
+                consumer.assign(partitions)
+                await consumer.commit(await consumer.end_offsets(partitions))
+            finally:
+                await consumer.stop()
+    finally:
+        await admin.close()

@@ -29,8 +29,9 @@ from typing import Any
 import sqlalchemy as sa
 from byte_contracts import topics as topic_names
 from faststream.kafka import KafkaBroker
+from faststream.kafka.subscriber.usecase import LogicSubscriber
 
-from byte_platform.broker import ensure_topics, make_broker, reachable
+from byte_platform.broker import ensure_topics, make_broker, reachable, start_new_groups_at_the_end
 from byte_platform.db import Database
 from byte_platform.identity import IdentityVerifier
 from byte_platform.inbox import prune
@@ -106,6 +107,16 @@ class Runtime:
         async def connect() -> None:
             if s.kafka_create_topics:
                 await ensure_topics(s.kafka_bootstrap_servers, [*topics, *map(topic_names.dead_letter, topics)])
+            if s.consumer_new_groups_start == "end" and s.consumers_enabled:
+                await start_new_groups_at_the_end(
+                    s.kafka_bootstrap_servers,
+                    [
+                        (sub.group_id, topic)
+                        for sub in broker.subscribers
+                        if isinstance(sub, LogicSubscriber) and sub.group_id
+                        for topic in sub.topic_names
+                    ],
+                )
             await broker.start()
 
         async def reset() -> None:

@@ -42,6 +42,10 @@ class ServiceSettings(BaseSettings):
     # needs its own. Empty: the service name.
     consumer_group: str = ""
     consumers_enabled: bool = True
+    # Where a consumer group with no committed offset starts: the topic's history ("earliest",
+    # so a new deployment misses nothing), or its end ("end": a test process on a shared,
+    # long-lived broker, which must not wade through every earlier test's events first).
+    consumer_new_groups_start: Literal["earliest", "end"] = "earliest"
 
     page_size_default: int = 50
 

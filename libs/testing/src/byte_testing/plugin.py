@@ -113,6 +113,9 @@ def start_service(
             "SMTP_HOST": stack["smtp_host"],
             "SMTP_PORT": str(stack["smtp_port"]),
             "IDENTITY_PUBLIC_KEY_FILE": stack["identity_public_key_file"],
+            # The shared test broker keeps every earlier run's events: a test process's new
+            # consumer groups start at the end, so its first tests do not wait for it to catch up.
+            "CONSUMER_NEW_GROUPS_START": "end",
         }
         if database_url:
             base["DATABASE_URL"] = database_url
