@@ -31,6 +31,16 @@ def tasks_service(start_service, fresh_database):
 
 
 @pytest.fixture(scope="session")
+def executions_service(start_service, fresh_database):
+    return start_service(
+        "executions",
+        database_url=fresh_database("executions"),
+        LOG_LEVEL="WARNING",
+        consumer_group=f"gateway-tests-{uuid.uuid4().hex[:8]}",
+    )
+
+
+@pytest.fixture(scope="session")
 def gateway_db(fresh_database) -> str:
     return fresh_database("gateway")
 

@@ -112,6 +112,15 @@ def test_levels():
         ("POST", "/v1/tasks/abc/approve", Level.ADMIN),
         ("DELETE", "/v1/tasks/abc", Level.WRITE),
         ("POST", "/v1/definitions", Level.ADMIN),
+        ("PUT", "/v1/definitions/abc", Level.ADMIN),
+        ("POST", "/v1/definitions/abc/deactivate", Level.ADMIN),
+        ("POST", "/v1/executions", Level.WRITE),
+        ("PATCH", "/v1/executions/abc", Level.WRITE),
+        ("POST", "/v1/executions/abc/status", Level.WRITE),
+        ("POST", "/v1/executions/abc/cancel", Level.WRITE),
+        ("DELETE", "/v1/executions/abc", Level.ADMIN),
+        ("PUT", "/v1/executions/abc", Level.ADMIN),  # unlisted: admin by default
+        ("POST", "/v1/executions/abc/status/extra", Level.ADMIN),
         ("POST", "/v1/exports/contacts", Level.READ),
     ],
 )

@@ -191,6 +191,13 @@ WRITE_RULES: tuple[Rule, ...] = (
     _rule("PATCH", "/v1/tasks/{id}", Level.WRITE),
     _rule("PATCH", "/v1/tasks/{id}/**", Level.WRITE),
     _rule("DELETE", "/v1/tasks/{id}", Level.WRITE),
+    # cases: members open them, edit their variables and metadata, ask their workflow for a
+    # status change or to cancel; deleting a case, and every definition write, stays with admins
+    # (the executions service checks the same)
+    _rule("POST", "/v1/executions", Level.WRITE),
+    _rule("PATCH", "/v1/executions/{id}", Level.WRITE),
+    _rule("POST", "/v1/executions/{id}/status", Level.WRITE),
+    _rule("POST", "/v1/executions/{id}/cancel", Level.WRITE),
     # notes on a case or a contact
     _rule("POST", "/v1/notes", Level.WRITE),
     _rule("PATCH PUT", "/v1/notes/{id}", Level.WRITE),
