@@ -222,7 +222,7 @@ async def test_a_manual_status_change_is_a_request_the_workflow_confirms(
 
 
 async def test_status_changes_the_case_cannot_take_are_dead_lettered(
-    client, people, open_case, publish, h, org_id, event_tap
+    executions_service, client, people, open_case, publish, h, org_id, event_tap
 ):
     cid = await people.add("Hal")
     async with client() as api:
@@ -238,8 +238,20 @@ async def test_status_changes_the_case_cannot_take_are_dead_lettered(
         async with event_tap("workflow.dlq") as dlq:
             await publish(unknown_case)
             await publish(unknown_status)
-            parked = await dlq.collect(lambda e: e.id in (unknown_case.id, unknown_status.id), count=2, timeout=60)
-        reasons = {e.id: headers for e, headers, _ in parked}
+            # every executions process on the broker consumes `workflow` (each its own group)
+            # and refuses a case it does not have: ours are the letters our service's group wrote
+            group = f"{executions_service.env['CONSUMER_GROUP']}.workflow".encode()
+            reasons: dict[uuid.UUID, dict[str, bytes]] = {}
+
+            async def both_parked():
+                for e, headers, _ in await dlq.collect(
+                    lambda e: e.id in (unknown_case.id, unknown_status.id), timeout=1
+                ):
+                    if headers.get("dlq_group") == group:
+                        reasons[e.id] = headers
+                return len(reasons) == 2
+
+            await h.eventually(both_parked)
         assert reasons[unknown_case.id]["dlq_reason"] == b"refused"
         assert b"execution not found" in reasons[unknown_case.id]["dlq_error"]
         assert b"not a status of this case" in reasons[unknown_status.id]["dlq_error"]

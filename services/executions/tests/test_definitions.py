@@ -7,8 +7,11 @@ import uuid
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from byte_contracts.definitions import Definition, applicant_review, applicant_review_document, definition_json_schema
 from byte_contracts.identity import Organization, OrganizationCreated, OrganizationUpdated
+from byte_executions.models import provisioned_orgs
+from byte_platform.db import Database
 
 DOC_FIELDS = ("language_version", "name", "description", "phases", "steps", "variables", "statuses")
 
@@ -271,7 +274,7 @@ async def test_pages_walk_every_definition_once(client):
 
 
 async def test_the_default_is_provisioned_once_when_the_org_event_and_the_first_request_race(
-    client, org_id, publish, h, event_tap
+    client, org_id, publish, h, event_tap, executions_db
 ):
     created = h.event(
         "identity.organization.created",
@@ -307,12 +310,29 @@ async def test_the_default_is_provisioned_once_when_the_org_event_and_the_first_
                 OrganizationCreated(organization=Organization(org_id=sentinel)),
             )
         )
-        events = await tap.collect(lambda e: e.org_id in (org_id, sentinel), count=2, timeout=60, settle=1)
-        assert sorted((e.org_id == sentinel, e.type) for e, _, _ in events) == [
-            (False, "definition.created"),
-            (True, "definition.created"),
-        ]
-        assert events[0][0].data["definition"]["definition_key"] == "applicant-review"
+        db = Database(executions_db, pool_size=1, max_overflow=0)
+        try:
+
+            async def sentinel_provisioned():
+                async with db.scoped(sentinel) as session:
+                    return await session.scalar(sa.select(provisioned_orgs.c.org_id))
+
+            await h.eventually(sentinel_provisioned)
+        finally:
+            await db.dispose()
+        # Every executions process on the broker (other sessions' too) provisions the org in
+        # its own database: ours is the event about our definition.
+        ours = (await api.get("/v1/definitions/applicant-review")).json()["id"]
+        mine: list[str] = []
+
+        async def ours_published():
+            mine.extend(e.type for e, _, _ in await tap.collect(lambda e: e.subject == ours, timeout=1))
+            return mine
+
+        await h.eventually(ours_published)
+        # a second provisioning would have been published by now, behind the sentinel's
+        mine.extend(e.type for e, _, _ in await tap.collect(lambda e: e.subject == ours, timeout=2))
+        assert mine == ["definition.created"]
         history = (await api.get("/v1/definitions/applicant-review/versions")).json()["versions"]
         assert [v["version"] for v in history] == [1]
 

@@ -8,7 +8,13 @@ import sqlalchemy as sa
 from byte_contracts.definitions import applicant_review_document
 from byte_platform.db import Database
 
-TENANT_TABLES = ("workflow_definitions", "provisioned_orgs", "workflow_executions", "contact_summaries")
+TENANT_TABLES = (
+    "workflow_definitions",
+    "provisioned_orgs",
+    "workflow_executions",
+    "contact_summaries",
+    "case_counts",
+)
 
 
 async def test_another_orgs_definition_is_a_404_on_every_endpoint_and_nothing_changes(client):

@@ -139,6 +139,19 @@ sa.Index(
     workflow_executions.c.started_at,
 )
 
+# How many cases of each definition stand in each status, per org: what the board counts,
+# without scanning the cases. Every case write that changes a count (a case opened, its status
+# confirmed or ended, a case deleted) shifts it in the same transaction (`handlers.cases.shift_counts`).
+case_counts = sa.Table(
+    "case_counts",
+    metadata,
+    sa.Column("org_id", sa.Text, primary_key=True),
+    sa.Column("definition_key", sa.Text, primary_key=True),
+    sa.Column("status", sa.Text, primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.CheckConstraint("count >= 0", name="case_counts_not_negative"),
+)
+
 # What a case list shows of its contact, kept from `contact.*` events (no call to contacts).
 # `as_of` is the snapshot's `updated_at`: an older snapshot arriving late changes nothing. A
 # deletion is final and keeps the last known name.

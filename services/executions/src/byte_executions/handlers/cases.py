@@ -41,7 +41,13 @@ from byte_executions.commands import (
 from byte_executions.domain import RunState
 from byte_executions.handlers.definitions import SNAPSHOT_COLUMNS as DEFINITION_COLUMNS
 from byte_executions.handlers.definitions import snapshot as definition_snapshot
-from byte_executions.models import SOURCE_UNIQUE, contact_summaries, workflow_definitions, workflow_executions
+from byte_executions.models import (
+    SOURCE_UNIQUE,
+    case_counts,
+    contact_summaries,
+    workflow_definitions,
+    workflow_executions,
+)
 
 cases = workflow_executions
 definitions = workflow_definitions
@@ -53,6 +59,33 @@ WORKFLOW_CONSUMER = "executions.workflow"
 def snapshot(row: Any) -> ExecutionSnapshot:
     values = row._mapping
     return ExecutionSnapshot.model_validate({name: values[name] for name in ExecutionSnapshot.model_fields})
+
+
+async def shift_counts(work: Work, deltas: dict[tuple[str, str], int]) -> None:
+    """Shifts the board's counts by `deltas` ((definition key, status) -> change), in the
+    case write's transaction. Rows are taken in one order whatever the change, so two writes
+    moving cases in opposite directions wait for each other instead of deadlocking."""
+    for (key, status), delta in sorted(deltas.items()):
+        if delta > 0:
+            stmt = insert(case_counts).values(org_id=work.ctx.org_id, definition_key=key, status=status, count=delta)
+            await work.session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[case_counts.c.org_id, case_counts.c.definition_key, case_counts.c.status],
+                    set_={"count": case_counts.c.count + stmt.excluded.count},
+                )
+            )
+        elif delta < 0:
+            # the row exists: the case being counted out was counted in (an upsert's insert of
+            # a negative count would trip the non-negative check before its conflict is seen)
+            await work.session.execute(
+                sa.update(case_counts)
+                .where(
+                    case_counts.c.org_id == work.ctx.org_id,
+                    case_counts.c.definition_key == key,
+                    case_counts.c.status == status,
+                )
+                .values(count=case_counts.c.count + delta)
+            )
 
 
 @dataclass(frozen=True)
@@ -124,6 +157,8 @@ class CaseHandlers:
             )
         ).one()
         execution = snapshot(updated)
+        if execution.status != row.status:
+            await shift_counts(work, {(row.definition_key, row.status): -1, (row.definition_key, execution.status): 1})
         if changed_fields:
             await work.emit(
                 "execution.updated", execution.id, ExecutionUpdated(execution=execution, changed_fields=changed_fields)
@@ -187,6 +222,7 @@ class CaseHandlers:
                 ).one()
                 return snapshot(existing), False
             execution = snapshot(row)
+            await shift_counts(work, {(execution.definition_key, execution.status): 1})
             await work.emit(
                 "execution.created",
                 execution.id,
@@ -283,6 +319,7 @@ class CaseHandlers:
             if cancelled and row.cancel_request_id is None:
                 await self._request_cancel(work, row, "the case was deleted")
             await work.session.execute(sa.delete(cases).where(cases.c.id == row.id, cases.c.org_id == ctx.org_id))
+            await shift_counts(work, {(row.definition_key, row.status): -1})
             await work.emit(
                 "execution.deleted",
                 row.id,

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from byte_executions import domain
 from byte_executions.commands import DefinitionRef
 from byte_executions.domain import CaseSort
-from byte_executions.models import contact_summaries, workflow_definitions, workflow_executions
+from byte_executions.models import case_counts, contact_summaries, workflow_definitions, workflow_executions
 from byte_executions.queries.definitions import find_version
 from byte_executions.schemas import Board, BoardColumn, ExecutionDetail, ExecutionPublic
 
@@ -61,15 +61,7 @@ class CaseFilter:
         if self.statuses:
             clauses.append(cases.c.status.in_(self.statuses))
         if self.definition is not None:
-            if isinstance(self.definition, uuid.UUID):
-                key: Any = (
-                    sa.select(definitions.c.definition_key)
-                    .where(definitions.c.org_id == org_id, definitions.c.id == self.definition)
-                    .scalar_subquery()
-                )
-            else:
-                key = self.definition
-            clauses.append(cases.c.definition_key == key)
+            clauses.append(cases.c.definition_key == self.definition_key(org_id))
         if self.contact_id is not None:
             clauses.append(cases.c.contact_id == self.contact_id)
         if self.source:
@@ -88,6 +80,23 @@ class CaseFilter:
             needle = self.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             clauses.append(summaries.c.search_text.like(f"%{needle}%", escape="\\"))
         return clauses
+
+    @property
+    def by_definition_only(self) -> bool:
+        """Whether the cases it keeps are those of an org, or of one definition: what the
+        counts projection counts."""
+        narrowing = (self.statuses, self.contact_id, self.source, self.run_state, self.opened_from, self.opened_to,
+                     self.closed_from, self.closed_to, self.q)  # fmt: skip
+        return not any(narrowing)
+
+    def definition_key(self, org_id: str) -> Any:
+        if isinstance(self.definition, uuid.UUID):
+            return (
+                sa.select(definitions.c.definition_key)
+                .where(definitions.c.org_id == org_id, definitions.c.id == self.definition)
+                .scalar_subquery()
+            )
+        return self.definition
 
     @property
     def keyset(self) -> Keyset:
@@ -114,6 +123,29 @@ async def _page(
     stmt = keyset.page(sa.select(*COLUMNS).select_from(JOINED).where(*f.where(org_id)), cursor, limit)
     rows, next_cursor = keyset.split((await session.execute(stmt)).all(), limit)
     return [item(r) for r in rows], next_cursor
+
+
+async def _counts(session: AsyncSession, org_id: str, f: CaseFilter) -> dict[str, int]:
+    """Cases per status: from the counts projection (a few rows per definition, however many
+    cases) when the filter keeps an org's or a definition's cases; else counted over the cases
+    the filter keeps (contact, source, dates, text narrow them first)."""
+    if f.by_definition_only:
+        stmt = sa.select(case_counts.c.status, sa.func.sum(case_counts.c.count)).where(
+            case_counts.c.org_id == org_id, case_counts.c.count > 0
+        )
+        if f.definition is not None:
+            stmt = stmt.where(case_counts.c.definition_key == f.definition_key(org_id))
+        rows = (await session.execute(stmt.group_by(case_counts.c.status))).all()
+    else:
+        rows = (
+            await session.execute(
+                sa.select(cases.c.status, sa.func.count())
+                .select_from(JOINED)
+                .where(*f.where(org_id))
+                .group_by(cases.c.status)
+            )
+        ).all()
+    return {status: int(count) for status, count in rows}
 
 
 @dataclass
@@ -185,16 +217,7 @@ class CaseQueries:
                 ):
                     statuses += listed
                 statuses = statuses or list(DEFAULT_EXECUTION_STATUSES)
-            counts: dict[str, int] = dict(
-                (
-                    await session.execute(
-                        sa.select(cases.c.status, sa.func.count())
-                        .select_from(JOINED)
-                        .where(*f.where(ctx.org_id))
-                        .group_by(cases.c.status)
-                    )
-                ).all()
-            )
+            counts = await _counts(session, ctx.org_id, f)
             columns: dict[str, dict[str, Any]] = {}
             for status in statuses:
                 columns.setdefault(status["key"], {"status": status["key"], "label": status["label"],
