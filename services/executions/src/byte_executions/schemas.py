@@ -3,13 +3,13 @@ its JSON Schema is served at `GET /v1/definitions/schema`) plus what the service
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
 from byte_contracts.enums import ExecutionSource
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from byte_platform.validation import JsonObject, StorableText
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 PAGE_SIZE_MAX = 200
 
@@ -79,17 +79,10 @@ class ValidationReport(BaseModel):
 
 # --- cases ------------------------------------------------------------------------------------
 
-METADATA_MAX_BYTES = 16_384
-
-
-def _small(value: dict[str, Any]) -> dict[str, Any]:
-    if len(json.dumps(value)) > METADATA_MAX_BYTES:
-        raise ValueError(f"larger than {METADATA_MAX_BYTES} bytes of JSON")
-    return value
-
-
-SmallJson = Annotated[dict[str, Any], AfterValidator(_small)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+# Every text and JSON type refuses what PostgreSQL cannot store (U+0000, lone surrogates, NaN,
+# documents nested past any sane depth) as a 422 naming the field, never a 500 from the database.
+SmallJson = JsonObject
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), StorableText]
 
 
 class _Strict(BaseModel):
@@ -98,13 +91,13 @@ class _Strict(BaseModel):
 
 class ExecutionCreate(_Strict):
     contact_id: uuid.UUID
-    definition_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+    definition_id: Annotated[str, StringConstraints(min_length=1, max_length=100), StorableText] = Field(
         description="any version's id, or the key, of an active definition: the case runs its latest version"
     )
     variables: SmallJson = Field({}, description="values for the definition's declared variables")
     metadata: SmallJson = {}
     source: ExecutionSource = ExecutionSource.MANUAL
-    source_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+    source_id: Annotated[str, StringConstraints(min_length=1, max_length=200), StorableText] | None = Field(
         None, description="with `source`, opens the case once: asking again answers the case already opened"
     )
 
@@ -117,7 +110,7 @@ class ExecutionUpdate(_Strict):
 
 
 class StatusChangeRequest(_Strict):
-    status: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    status: Annotated[str, StringConstraints(min_length=1, max_length=50), StorableText]
     reason: Text | None = None
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from byte_contracts.definitions import VariableRef, definition_json_schema, validate_definition
 from byte_platform.http import CurrentContext
 from byte_platform.responses import JsonBytes, page_response
+from byte_platform.validation import storable_json
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
 
 from byte_executions import domain
@@ -29,6 +30,10 @@ SORT_PATTERN = "^-?(" + "|".join(s.value for s in DefinitionSort) + ")$"
 DOCUMENT = Body(
     description="a definition document (GET /v1/definitions/schema), with `key` (create) or `expected_version` (edit)"
 )
+# Checked for what PostgreSQL cannot store (U+0000, lone surrogates, NaN, absurd depth) before
+# the definition language's own rules see it: a 422 naming the place, never a 500.
+DEFINITION_MAX_BYTES = 1_048_576
+Document = Annotated[dict[str, Any], storable_json(max_bytes=DEFINITION_MAX_BYTES), DOCUMENT]
 
 
 async def _ref(
@@ -70,7 +75,7 @@ async def definition_schema() -> JsonBytes:
 
 
 @router.post("/validate", response_model=ValidationReport)
-async def validate(ctx: CurrentContext, body: Annotated[dict[str, Any], DOCUMENT]) -> ValidationReport:
+async def validate(ctx: CurrentContext, body: Document) -> ValidationReport:
     """A dry run: every error the document has (`path`, `message`). Nothing is stored."""
     document, _ = domain.split_request(body)
     errors = validate_definition(document)
@@ -82,7 +87,7 @@ async def create_definition(
     ctx: CurrentContext,
     handlers: DefinitionCommands,
     queries: DefinitionReads,
-    body: Annotated[dict[str, Any], DOCUMENT],
+    body: Document,
     response: Response,
 ) -> DefinitionPublic:
     document, extras = domain.split_request(body)
@@ -109,7 +114,7 @@ async def edit_definition(
     handlers: DefinitionCommands,
     queries: DefinitionReads,
     ref: Ref,
-    body: Annotated[dict[str, Any], DOCUMENT],
+    body: Document,
     response: Response,
     if_match: Annotated[str | None, Header(max_length=40, description='the version being edited: "3"')] = None,
 ) -> DefinitionPublic:
