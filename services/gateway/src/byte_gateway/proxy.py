@@ -235,11 +235,26 @@ class Proxy:
             UPSTREAM_FAILURES.labels(service, "status").inc()
             log.warning("%s answered %s without problem+json", service, response.status)
             raise Problem(502, "Bad Gateway", f"the {service} service failed ({response.status})")
-        streamed = StreamingResponse(_relay(response, service), status_code=response.status)
         # every header as sent (Set-Cookie may repeat), except hop-by-hop ones
-        streamed.raw_headers = [
-            (k.lower(), v) for k, v in response.raw_headers if k.decode("latin-1").lower() not in DROP_RESPONSE
-        ]
+        passed = [(k.lower(), v) for k, v in response.raw_headers if k.decode("latin-1").lower() not in DROP_RESPONSE]
+        declared = response.headers.get("content-length")
+        if (
+            declared is not None
+            and request.method != "HEAD"
+            and response.content.is_eof()
+            and response.content.exception() is None
+        ):
+            # A short answer (a page of a list) is in whole with its head: it goes on at once,
+            # without the machinery of a stream (a task group per response). Anything longer,
+            # or of no declared length, streams, and is cut off if the service's body breaks.
+            # (The body is at its end only once all the declared bytes came.)
+            answered = Response(status_code=response.status)
+            answered.body = response.content.read_nowait()
+            answered.raw_headers = passed
+            response.release()
+            return answered
+        streamed = StreamingResponse(_relay(response, service), status_code=response.status)
+        streamed.raw_headers = passed
         return streamed
 
     async def _exchange(
