@@ -69,3 +69,23 @@ async def test_replicas_share_their_counters_through_redis(start_gateway, redis_
             assert (await (a if i % 2 else b).get("/v1/contacts")).status_code == 200
         assert assert_problem(await a.get("/v1/contacts"), 429)["scope"] == "user"
         assert assert_problem(await b.get("/v1/contacts"), 429)["scope"] == "user"
+
+
+def test_the_in_process_window_counts_only_the_last_window_of_allowed_hits():
+    from byte_gateway.ratelimit import InProcessMovingWindows
+    from limits import parse_many
+
+    now = [1000.0]
+    windows = InProcessMovingWindows(clock=lambda: now[0], sweep_every=4)
+    [item] = parse_many("3/minute")
+    assert [windows.hit(item, "org", "a") for _ in range(3)] == [None, None, None]
+    assert windows.hit(item, "org", "a") == 60.0
+    now[0] += 30
+    assert windows.hit(item, "org", "a") == 30.0  # a refused hit is not counted
+    assert windows.hit(item, "org", "b") is None  # nor does one key fill another's window
+    now[0] += 30.5  # the first three hits have left the window
+    assert [windows.hit(item, "org", "a") for _ in range(3)] == [None, None, None]
+    assert windows.hit(item, "org", "a") == 60.0
+    now[0] += 60  # "b" has been idle for a whole window: the next sweep drops it
+    assert windows.hit(item, "org", "a") is None
+    assert list(windows._windows) == [item.key_for("org", "a")]

@@ -80,10 +80,9 @@ class ContactQueries:
         self, ctx: Context, f: ContactFilter, limit: int, cursor: str | None
     ) -> tuple[Sequence[Any], str | None]:
         """A page of rows (the public columns, plus the sort key) and the next page's cursor."""
-        keyset = f.keyset
-        stmt = keyset.page(sa.select(*PUBLIC_COLUMNS).where(*f.where(ctx.org_id)), cursor, limit)
-        async with self.db.scoped(ctx.org_id) as session:
-            return keyset.split((await session.execute(stmt)).all(), limit)
+        return await f.keyset.read(
+            self.db, ctx.org_id, sa.select(*PUBLIC_COLUMNS).where(*f.where(ctx.org_id)), cursor, limit
+        )
 
     async def export_csv(self, ctx: Context, f: ContactFilter) -> AsyncIterator[str]:
         """Yields CSV text a chunk of rows at a time, straight from a server-side cursor, and

@@ -16,16 +16,15 @@ off mid-stream aborts the caller's response instead of ending it as if it were c
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import socket
 import weakref
 from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+from byte_platform.connections import closed_by_peer
 from byte_platform.http import CORRELATION_HEADER, PROBLEM_JSON, Problem
 from byte_platform.identity import HEADER as IDENTITY_HEADER
 from byte_platform.logging import correlation_id
@@ -112,25 +111,6 @@ class UpstreamCut(Exception):
     Content-Length) instead of ending it as if it were whole."""
 
 
-def _closed_by_peer(transport: asyncio.BaseTransport | None) -> bool:
-    """True when the service already closed this idle connection (its FIN, or a reset, or bytes
-    nobody asked for, are waiting on the socket) though the event loop has not noticed yet."""
-    raw = transport.get_extra_info("socket") if transport is not None else None
-    if raw is None:
-        return transport is None
-    # asyncio's socket wrapper has no recv: peek through a socket object over the same descriptor
-    peek = socket.socket(raw.family, raw.type, raw.proto, fileno=raw.fileno())
-    try:
-        peek.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-    except BlockingIOError:
-        return False  # nothing to read: open and idle
-    except OSError:
-        return True
-    finally:
-        peek.detach()
-    return True  # b"" (the service's FIN) or unsolicited bytes: either way not reusable
-
-
 class _UpstreamResponse(aiohttp.ClientResponse):
     async def start(self, connection: aiohttp.connector.Connection) -> aiohttp.ClientResponse:
         protocol = connection.protocol
@@ -161,7 +141,7 @@ class _OpenConnections(aiohttp.TCPConnector):
             if conn.protocol not in self._handed_out:  # just opened: nothing to check
                 self._handed_out.add(conn.protocol)
                 return conn
-            if not (conn.protocol is None or conn.protocol.should_close or _closed_by_peer(conn.transport)):
+            if not (conn.protocol is None or conn.protocol.should_close or closed_by_peer(conn.transport)):
                 return conn
             conn.close()
 
@@ -255,11 +235,26 @@ class Proxy:
             UPSTREAM_FAILURES.labels(service, "status").inc()
             log.warning("%s answered %s without problem+json", service, response.status)
             raise Problem(502, "Bad Gateway", f"the {service} service failed ({response.status})")
-        streamed = StreamingResponse(_relay(response, service), status_code=response.status)
         # every header as sent (Set-Cookie may repeat), except hop-by-hop ones
-        streamed.raw_headers = [
-            (k.lower(), v) for k, v in response.raw_headers if k.decode("latin-1").lower() not in DROP_RESPONSE
-        ]
+        passed = [(k.lower(), v) for k, v in response.raw_headers if k.decode("latin-1").lower() not in DROP_RESPONSE]
+        declared = response.headers.get("content-length")
+        if (
+            declared is not None
+            and request.method != "HEAD"
+            and response.content.is_eof()
+            and response.content.exception() is None
+        ):
+            # A short answer (a page of a list) is in whole with its head: it goes on at once,
+            # without the machinery of a stream (a task group per response). Anything longer,
+            # or of no declared length, streams, and is cut off if the service's body breaks.
+            # (The body is at its end only once all the declared bytes came.)
+            answered = Response(status_code=response.status)
+            answered.body = response.content.read_nowait()
+            answered.raw_headers = passed
+            response.release()
+            return answered
+        streamed = StreamingResponse(_relay(response, service), status_code=response.status)
+        streamed.raw_headers = passed
         return streamed
 
     async def _exchange(

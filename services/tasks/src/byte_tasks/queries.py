@@ -114,7 +114,5 @@ class TaskQueries:
         self, ctx: Context, f: TaskFilter, limit: int, cursor: str | None
     ) -> tuple[Sequence[Any], str | None]:
         """A page of rows (the public columns, plus the sort key) and the next page's cursor."""
-        keyset = f.keyset
-        stmt = keyset.page(sa.select(*PUBLIC_COLUMNS).where(*f.where(ctx.org_id)), cursor, limit)
-        async with self.db.scoped(ctx.org_id) as session:
-            return keyset.split((await session.execute(stmt)).all(), limit)
+        stmt = sa.select(*PUBLIC_COLUMNS).where(*f.where(ctx.org_id))
+        return await f.keyset.read(self.db, ctx.org_id, stmt, cursor, limit)

@@ -89,10 +89,8 @@ class DefinitionQueries:
     async def page(
         self, ctx: Context, f: DefinitionFilter, limit: int, cursor: str | None
     ) -> tuple[Sequence[Any], str | None]:
-        keyset = f.keyset
-        stmt = keyset.page(sa.select(*SUMMARY_COLUMNS).where(*f.where(ctx.org_id)), cursor, limit)
-        async with self.db.scoped(ctx.org_id) as session:
-            return keyset.split((await session.execute(stmt)).all(), limit)
+        stmt = sa.select(*SUMMARY_COLUMNS).where(*f.where(ctx.org_id))
+        return await f.keyset.read(self.db, ctx.org_id, stmt, cursor, limit)
 
     async def get(self, ctx: Context, ref: DefinitionRef, version: int | None = None) -> DefinitionPublic:
         async with self.db.scoped(ctx.org_id) as session:
