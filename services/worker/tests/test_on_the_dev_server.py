@@ -7,10 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from byte_worker.messages import APPROVAL_SUBMITTED, TASK_COMPLETED, case_workflow_id, event_id
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.contrib.pydantic import pydantic_data_converter
-
-from byte_worker.messages import APPROVAL_SUBMITTED, TASK_COMPLETED, case_workflow_id, event_id
 
 from .conftest import case_input, completion, definition, running_cases, step, waiting_on
 
