@@ -165,3 +165,47 @@ def test_a_signal_is_about_the_latest_task_of_its_step():
 def test_message_ids_are_deterministic():
     assert interpreter.message_id(EXECUTION, "tell", 2) == f"<case-{EXECUTION}.tell.2@byte>"
     assert interpreter.message_id(EXECUTION, "wait", 1, "escalation") == f"<case-{EXECUTION}.wait.1.escalation@byte>"
+
+
+def test_an_approval_that_takes_a_bare_reject_asks_for_no_comment():
+    data = applicant_review().model_dump(mode="json", by_alias=True)
+    data["steps"][5]["config"]["comment_required_on_reject"] = False
+    d = Definition.model_validate(data)
+    assert not interpreter.comment_required_on_reject(d, "assign_approval")
+    request = interpreter.task_request(
+        d, d.step("assign_approval"), 1, context(last_name="L"), execution_id=EXECUTION, contact_id=None
+    )
+    assert request.metadata == {}
+
+
+def test_an_update_task_changes_only_what_it_gives():
+    d = Definition.model_validate(
+        definition(
+            step("task", "assign_task", {"title": "t", "assigned_role": "r"}),
+            step(
+                "change",
+                "update_task",
+                {"task_step": "task", "description": "For {{ contact.first_name }}", "assigned_to": "user_9"},
+            ),
+        )
+    )
+    update = interpreter.task_update(d.step("change"), 3, context(), execution_id=EXECUTION)
+    assert update.model_dump(exclude_none=True, mode="json") == {
+        "execution_id": str(EXECUTION),
+        "step_id": "task",
+        "iteration": 3,
+        "reason": "update_task",
+        "description": "For Ada",
+        "assigned_to": "user_9",
+    }
+
+
+def test_a_contact_update_clears_a_field_rendered_empty_and_needs_a_contact():
+    d = Definition.model_validate(
+        definition(step("fix", "update_contact", {"fields": {"company": "{{ contact.company | default('') }}"}}))
+    )
+    contact_id = uuid.uuid4()
+    change = interpreter.contact_update(d.step("fix"), context(), execution_id=EXECUTION, contact_id=contact_id)
+    assert change.fields == {"company": None}
+    with pytest.raises(StepFailed, match="no contact id"):
+        interpreter.contact_update(d.step("fix"), context(), execution_id=EXECUTION, contact_id=None)
