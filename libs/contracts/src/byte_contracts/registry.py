@@ -53,6 +53,8 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("execution.cancel_requested", topics.EXECUTIONS, execution_events.ExecutionCancelRequested),
         EventSpec("execution.deleted", topics.EXECUTIONS, execution_events.ExecutionDeleted),
         EventSpec("workflow.task_requested", topics.WORKFLOW, workflow.TaskRequested),
+        EventSpec("workflow.task_update_requested", topics.WORKFLOW, workflow.TaskUpdateRequested),
+        EventSpec("contact.update_requested", topics.WORKFLOW, workflow.ContactUpdateRequested),
         EventSpec("workflow.step_entered", topics.WORKFLOW, workflow.StepEntered),
         EventSpec("execution.status_changed", topics.WORKFLOW, workflow.ExecutionStatusChanged),
         EventSpec("workflow.completed", topics.WORKFLOW, workflow.WorkflowCompleted),

@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from byte_contracts.enums import TaskPriority, TaskType
 
@@ -44,6 +44,37 @@ class TaskRequested(BaseModel):
     due_date: datetime | None = None
     due_in_seconds: int | None = None
     metadata: dict[str, Any] = {}
+    iteration: int = Field(1, ge=1, description="the how-many-th time the case entered this step (a loop re-enters)")
+
+
+class TaskUpdateRequested(BaseModel):
+    """An `update_task` step, or a wait's escalation, asks the tasks service to change the task
+    that `step_id` (an `assign_task`, at `iteration`) created (`workflow.task_update_requested`).
+    Only the given fields change; `reason` says why (`update_task` or `escalation`). Applying the
+    same request twice changes nothing more."""
+
+    execution_id: uuid.UUID
+    step_id: str
+    iteration: int = Field(1, ge=1)
+    reason: str
+    title: str | None = None
+    description: str | None = None
+    assigned_role: str | None = None
+    assigned_to: str | None = None
+    priority: TaskPriority | None = None
+    due_date: datetime | None = None
+    due_in_seconds: int | None = None
+
+
+class ContactUpdateRequested(BaseModel):
+    """An `update_contact` step asks the contacts service to set `fields` (CONTACT_FIELDS, already
+    rendered) on a contact (`contact.update_requested`); the worker never writes another
+    service's tables. Idempotent by the envelope id."""
+
+    contact_id: uuid.UUID
+    execution_id: uuid.UUID
+    step_id: str
+    fields: dict[str, str | None]
 
 
 # --- what the worker reports about a case's workflow (consumed by the executions service) ---
@@ -88,9 +119,11 @@ class WorkflowCompleted(BaseModel):
 
 
 class WorkflowFailed(BaseModel):
-    """The case's workflow failed for good (`workflow.failed`)."""
+    """The case's workflow failed for good (`workflow.failed`): `error` says why, naming the
+    step, which `step_id` gives too (None when the case failed before its first step)."""
 
     execution_id: uuid.UUID
+    step_id: str | None = None
     error: str
     failed_at: datetime
 
