@@ -61,8 +61,9 @@ class TaskClaimed(BaseModel):
 
 
 class TaskUnclaimed(BaseModel):
-    """`reason`: `unclaimed` (the assignee or an admin let it go) or `member_removed` (the
-    assignee left the org; their open tasks go back to the pool)."""
+    """`reason`: `unclaimed` (the assignee or an admin let it go), `member_removed` (the
+    assignee left the org; their open tasks go back to the pool) or `reassigned` (the case's
+    workflow handed the task to another role, e.g. an escalation)."""
 
     task: TaskSnapshot
     previous_assignee: str

@@ -145,6 +145,9 @@ class TaskPublic(BaseModel):
     due_date: datetime | None
     completed_at: datetime | None
     created_by_step_id: str | None
+    created_by_iteration: int | None = Field(
+        None, description="the how-many-th time the case entered `created_by_step_id` (a loop re-enters it)"
+    )
     created_by: str | None
     metadata: dict[str, Any]
     created_at: datetime
