@@ -119,9 +119,11 @@ class WorkflowCompleted(BaseModel):
 
 
 class WorkflowFailed(BaseModel):
-    """The case's workflow failed for good (`workflow.failed`)."""
+    """The case's workflow failed for good (`workflow.failed`): `error` says why, naming the
+    step, which `step_id` gives too (None when the case failed before its first step)."""
 
     execution_id: uuid.UUID
+    step_id: str | None = None
     error: str
     failed_at: datetime
 

@@ -20,8 +20,10 @@ from pydantic import BaseModel, ConfigDict
 from byte_contracts.definitions.flow import Flow
 from byte_contracts.definitions.models import (
     CONTACT_FIELDS,
+    TASK_DELETED,
     TIMED_OUT,
     AssignTaskStep,
+    ContinueOnTaskDeleted,
     DefinitionDraft,
     EscalateOnTimeout,
     VariableType,
@@ -48,8 +50,10 @@ class VariableRef(BaseModel):
 
 
 def outcomes(definition: DefinitionDraft, wait: WaitStep) -> tuple[str, ...]:
-    """What `steps.<wait>.outcome` can be: the task's outcomes, and `timed_out` when the wait
-    can give up (a timeout that continues or jumps; escalating keeps waiting)."""
+    """What `steps.<wait>.outcome` can be: the task's outcomes, `timed_out` when the wait can
+    give up (a timeout that continues or jumps; escalating keeps waiting), and `task_deleted`
+    when the case goes on without its task (`on_task_deleted: continue`; escalating and holding
+    ask for the task again)."""
     task_type = TaskType.APPROVAL if isinstance(wait, WaitForApprovalStep) else None
     if task_type is None:
         try:
@@ -63,7 +67,11 @@ def outcomes(definition: DefinitionDraft, wait: WaitStep) -> tuple[str, ...]:
         else (TaskOutcome.COMPLETED.value,)
     )
     gives_up = wait.config.timeout is not None and not isinstance(wait.config.on_timeout, EscalateOnTimeout | None)
-    return (*found, TIMED_OUT) if gives_up else found
+    if gives_up:
+        found = (*found, TIMED_OUT)
+    if isinstance(wait.config.on_task_deleted, ContinueOnTaskDeleted):
+        found = (*found, TASK_DELETED)
+    return found
 
 
 def variables_at(definition: DefinitionDraft, step_id: str) -> list[VariableRef]:

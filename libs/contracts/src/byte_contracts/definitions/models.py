@@ -181,6 +181,8 @@ class Operator(StrEnum):
 
 # What a wait step records as `steps.<id>.outcome` when its timeout fires and the case goes on.
 TIMED_OUT = "timed_out"
+# ... and when the awaited task was deleted and the case goes on without it.
+TASK_DELETED = "task_deleted"
 
 
 class Duration(_Frozen):
@@ -307,6 +309,36 @@ class GoToOnTimeout(_Frozen):
 OnTimeout = Annotated[ContinueOnTimeout | EscalateOnTimeout | GoToOnTimeout, Field(discriminator="action")]
 
 
+class ContinueOnTaskDeleted(_Frozen):
+    """Go on to the next step without the task; the wait's outcome is `task_deleted`."""
+
+    action: Literal["continue"]
+
+
+class EscalateOnTaskDeleted(_Frozen):
+    """Ask for the task again (the same `assign_task`, as its next iteration), optionally handed
+    to another role, at a higher priority, with a notice sent; then keep waiting for the new
+    task (same timeout as before)."""
+
+    action: Literal["escalate"]
+    reassign_to_role: RoleName | None = None
+    raise_priority_to: TaskPriority | None = None
+    notify: Email | None = None
+
+
+class HoldOnTaskDeleted(_Frozen):
+    """Put the case on hold (status `on_hold` when the definition has it), with the reason on
+    record, until someone changes its status by hand; then ask for the task again (the same
+    `assign_task`, as its next iteration) and keep waiting. The default: a person decides."""
+
+    action: Literal["on_hold"]
+
+
+OnTaskDeleted = Annotated[
+    ContinueOnTaskDeleted | EscalateOnTaskDeleted | HoldOnTaskDeleted, Field(discriminator="action")
+]
+
+
 class _WaitConfig(_Config):
     """Wait for the task an earlier `assign_task` step created. `timeout` and `on_timeout` go
     together: both or neither (no timeout waits as long as it takes)."""
@@ -314,11 +346,21 @@ class _WaitConfig(_Config):
     task_step: StepId
     timeout: Duration | None = None
     on_timeout: OnTimeout | None = None
+    on_task_deleted: OnTaskDeleted | None = Field(
+        None, description="what happens when the awaited task is deleted; absent: on_hold"
+    )
 
     def templates(self) -> Iterator[tuple[Loc, str]]:
         if isinstance(self.on_timeout, EscalateOnTimeout) and self.on_timeout.notify:
             for loc, template in self.on_timeout.notify.templates():
                 yield ("on_timeout", "notify", *loc), template
+        if isinstance(self.on_task_deleted, EscalateOnTaskDeleted) and self.on_task_deleted.notify:
+            for loc, template in self.on_task_deleted.notify.templates():
+                yield ("on_task_deleted", "notify", *loc), template
+
+    @property
+    def when_task_deleted(self) -> ContinueOnTaskDeleted | EscalateOnTaskDeleted | HoldOnTaskDeleted:
+        return self.on_task_deleted or HoldOnTaskDeleted(action="on_hold")
 
     def targets(self) -> Iterator[tuple[Loc, str]]:
         if isinstance(self.on_timeout, GoToOnTimeout):

@@ -59,6 +59,7 @@ from byte_contracts.errors import DomainError, Invalid
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _STEP_TYPES = frozenset(StepType)
 _TIMEOUT_ACTIONS = frozenset({"continue", "escalate", "go_to"})
+_TASK_DELETED_ACTIONS = frozenset({"continue", "escalate", "on_hold"})
 
 
 class DefinitionError(BaseModel):
@@ -201,7 +202,9 @@ def _without_union_tags(loc: tuple[str | int, ...]) -> Loc:
     for k, part in enumerate(loc):
         after_step = k >= 2 and loc[k - 2] == "steps" and isinstance(loc[k - 1], int)
         if isinstance(part, str) and (
-            (after_step and part in _STEP_TYPES) or (k >= 1 and loc[k - 1] == "on_timeout" and part in _TIMEOUT_ACTIONS)
+            (after_step and part in _STEP_TYPES)
+            or (k >= 1 and loc[k - 1] == "on_timeout" and part in _TIMEOUT_ACTIONS)
+            or (k >= 1 and loc[k - 1] == "on_task_deleted" and part in _TASK_DELETED_ACTIONS)
         ):
             continue
         out.append(part)
