@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from byte_contracts.errors import Conflict, Invalid, NotFound
 from byte_contracts.executions import (
+    CaseContact,
     DefinitionSnapshot,
     ExecutionCancelRequested,
     ExecutionCreated,
@@ -41,7 +42,13 @@ from byte_executions.commands import (
 from byte_executions.domain import RunState
 from byte_executions.handlers.definitions import SNAPSHOT_COLUMNS as DEFINITION_COLUMNS
 from byte_executions.handlers.definitions import snapshot as definition_snapshot
-from byte_executions.models import SOURCE_UNIQUE, contact_summaries, workflow_definitions, workflow_executions
+from byte_executions.models import (
+    SOURCE_UNIQUE,
+    contact_summaries,
+    provisioned_orgs,
+    workflow_definitions,
+    workflow_executions,
+)
 
 cases = workflow_executions
 definitions = workflow_definitions
@@ -139,11 +146,12 @@ class CaseHandlers:
             if not definition.is_active:
                 raise Invalid("definition_id", "this definition is deactivated: no new case may start on it")
             domain.check_trigger(definition.steps, cmd.source)
+            summary = contact_summaries.c
             contact = (
                 await work.session.execute(
-                    sa.select(contact_summaries.c.deleted).where(
-                        contact_summaries.c.org_id == ctx.org_id, contact_summaries.c.contact_id == cmd.contact_id
-                    )
+                    sa.select(
+                        summary.deleted, summary.first_name, summary.last_name, summary.email, summary.phone
+                    ).where(summary.org_id == ctx.org_id, summary.contact_id == cmd.contact_id)
                 )
             ).one_or_none()
             if contact is None:
@@ -190,7 +198,21 @@ class CaseHandlers:
             await work.emit(
                 "execution.created",
                 execution.id,
-                ExecutionCreated(execution=execution, definition=definition.document()),
+                ExecutionCreated(
+                    execution=execution,
+                    definition=definition.document(),
+                    # what the case's templates read, as known now: the worker starts from this
+                    contact=CaseContact(
+                        id=cmd.contact_id,
+                        first_name=contact.first_name,
+                        last_name=contact.last_name,
+                        email=contact.email,
+                        phone=contact.phone,
+                    ),
+                    org_name=await work.session.scalar(
+                        sa.select(provisioned_orgs.c.name).where(provisioned_orgs.c.org_id == ctx.org_id)
+                    ),
+                ),
             )
         return execution, True
 
