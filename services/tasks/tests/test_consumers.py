@@ -315,3 +315,33 @@ async def test_each_iteration_of_a_step_gets_its_task_and_an_escalation_returns_
     completed = next(e for e, _, _ in events if e.type == "task.completed")
     assert (completed.data["created_by_step_id"], completed.data["iteration"]) == ("review", 1)
     assert completed.data["workflow_execution_id"] == str(execution)
+
+
+async def test_a_case_step_says_whether_a_rejection_needs_a_comment(client, publish, org_id, h):
+    execution = uuid.uuid4()
+    for step, metadata in (("strict", {"comment_required_on_reject": True}), ("lenient", {})):
+        await publish(
+            h.event(
+                "workflow.task_requested",
+                org_id,
+                str(execution),
+                request(execution, step, task_type="approval", assigned_role="manager", metadata=metadata),
+                actor="system:worker",
+            )
+        )
+    async with client() as api:
+
+        async def both():
+            items = (await api.get("/v1/tasks", params={"execution": str(execution)})).json()["items"]
+            return {t["created_by_step_id"]: t for t in items} if len(items) == 2 else None
+
+        tasks = await h.eventually(both)
+        strict, lenient = tasks["strict"], tasks["lenient"]
+        refused = await api.patch(f"/v1/tasks/{strict['id']}/reject", json={})
+        assert h.is_problem(refused, 422) and refused.json()["errors"][0]["field"] == "comment"
+        assert (await api.get(f"/v1/tasks/{strict['id']}")).json()["status"] == "todo"
+        rejected = await api.patch(f"/v1/tasks/{strict['id']}/reject", json={"comment": "incomplete file"})
+        assert rejected.status_code == 200 and rejected.json()["outcome_comment"] == "incomplete file"
+        waived = await api.patch(f"/v1/tasks/{lenient['id']}/reject", json={})
+        assert waived.status_code == 200, waived.text
+        assert (waived.json()["outcome"], waived.json()["outcome_comment"]) == ("rejected", None)

@@ -401,11 +401,12 @@ class TaskHandlers:
         return await self._changing_status(ctx, cmd.task_id, lambda _: {cmd.status}, then)
 
     async def decide(self, ctx: Context, cmd: DecideTask) -> TaskSnapshot:
-        """approve / reject an approval task (reject's comment is required by its schema)."""
+        """approve / reject an approval task (a rejection needs a comment unless the task's
+        workflow step waived it)."""
         require_writer(ctx)
 
         async def then(work: Work, row: Row) -> TaskSnapshot:
-            domain.check_decision(TaskState.of(row), ctx, cmd.outcome)
+            domain.check_decision(TaskState.of(row), ctx, cmd.outcome, cmd.comment)
             return await self._to_status(work, row, TaskStatus.DONE, outcome=cmd.outcome, comment=cmd.comment)
 
         return await self._changing_status(ctx, cmd.task_id, lambda _: {TaskStatus.DONE}, then)

@@ -99,7 +99,11 @@ class Approval(_Strict):
 
 
 class Rejection(_Strict):
-    comment: Comment = Field(description="why: required")
+    comment: Comment | None = Field(
+        None,
+        description="why: required, unless the task's case step waived it "
+        "(a workflow task whose `metadata.comment_required_on_reject` is not true)",
+    )
 
 
 class Move(_Strict):
