@@ -50,7 +50,7 @@ async def worker(stack, start_service) -> AsyncIterator[Any]:
     for topic in (topics.EXECUTIONS, topics.TASKS):
         await start_at_the_end(stack["kafka_bootstrap_servers"], topic, f"{group}.{topic}")
     process = start_service(
-        "worker", consumer_group=group, temporal_task_queue=f"cases-{group}", signal_start_patience_seconds="120"
+        "worker", consumer_group=group, temporal_task_queue=f"cases-{group}", signal_start_patience_seconds="30"
     )
     yield process
     process.stop()
