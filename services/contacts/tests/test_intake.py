@@ -82,3 +82,43 @@ async def test_an_applicant_the_api_would_refuse_is_dead_lettered(contacts_servi
     assert b"first_name" in headers["dlq_error"] and b"email" in headers["dlq_error"]
     async with client() as api:
         assert (await api.get("/v1/contacts")).json()["items"] == []
+
+
+async def test_a_case_step_updates_a_contact_once_per_request(contacts_service, publish, client, event_tap, org_id):
+    from byte_contracts.workflow import ContactUpdateRequested
+
+    async with client() as api:
+        created = await api.post(
+            "/v1/contacts", json={"first_name": "Ada", "email": f"{uuid.uuid4().hex[:8]}@example.com"}
+        )
+        assert created.status_code == 201, created.text
+        contact = created.json()
+    execution_id = uuid.uuid4()
+
+    def asked(fields: dict, step: str):
+        return new_event(
+            "contact.update_requested",
+            org_id=org_id,
+            subject=str(execution_id),
+            actor="system:worker",
+            data=ContactUpdateRequested(
+                contact_id=contact["id"], execution_id=execution_id, step_id=step, fields=fields
+            ),
+        )
+
+    first = asked({"city": "Springfield", "last_name": "Lovelace"}, "note_city")
+    second = asked({"city": "Shelbyville"}, "moved")
+    refused = asked({"email": "not an email"}, "broken")
+    async with event_tap(topics.CONTACTS) as tap:
+        for envelope in (first, first, refused, second, second):
+            await publish(envelope)
+        updated = await tap.collect(
+            lambda e: e.type == "contact.updated" and e.subject == contact["id"], count=2, settle=3
+        )
+        async with client() as api:
+            now = (await api.get(f"/v1/contacts/{contact['id']}")).json()
+
+    # each request once, in order (one case's requests share its key); the refused one changed nothing
+    assert [sorted(e.data["changed_fields"]) for e, _, _ in updated] == [["city", "last_name"], ["city"]]
+    assert [e.causation_id for e, _, _ in updated] == [str(first.id), str(second.id)]
+    assert (now["city"], now["last_name"], now["email"]) == ("Shelbyville", "Lovelace", contact["email"])

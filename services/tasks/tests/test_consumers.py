@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from byte_contracts import topics
 from byte_contracts.identity import Member, MembershipCreated, MembershipDeleted, UserUpdated
-from byte_contracts.workflow import TaskRequested
+from byte_contracts.workflow import TaskRequested, TaskUpdateRequested
 
 
 def request(execution: uuid.UUID, step: str, **fields) -> TaskRequested:
@@ -245,3 +245,103 @@ async def test_membership_events_drive_who_may_be_assigned(client, publish, even
             )
         )
         await h.eventually(assignable)
+
+
+async def test_each_iteration_of_a_step_gets_its_task_and_an_escalation_returns_a_claimed_one_to_the_pool(
+    client, publish, event_tap, org_id, h
+):
+    execution = uuid.uuid4()
+
+    def asked(kind: str, data) -> object:
+        return h.event(kind, org_id, str(execution), data, actor="system:worker")
+
+    first, again = (
+        asked("workflow.task_requested", request(execution, "review", assigned_role="reviewer", iteration=n))
+        for n in (1, 2)
+    )
+    retried_first = asked("workflow.task_requested", request(execution, "review", title="Other", iteration=1))
+    escalation = asked(
+        "workflow.task_update_requested",
+        TaskUpdateRequested(
+            execution_id=execution,
+            step_id="review",
+            iteration=1,
+            reason="escalation",
+            assigned_role="manager",
+            priority="high",
+        ),
+    )
+    reviewer = client(user_id="user_rev", roles=["reviewer"])
+    manager = client(user_id="user_mgr", roles=["manager"])
+    async with client() as api, reviewer as rev, manager as mgr, event_tap(topics.TASKS) as tap:
+        for envelope in (first, again, retried_first, first):
+            await publish(envelope)
+
+        async def two_tasks():
+            items = (await api.get("/v1/tasks", params={"execution": str(execution), "sort": "created_at"})).json()
+            return items["items"] if len(items["items"]) == 2 else None
+
+        tasks = await h.eventually(two_tasks)
+        assert [(t["created_by_step_id"], t["created_by_iteration"]) for t in tasks] == [("review", 1), ("review", 2)]
+        review = tasks[0]
+        claimed = await rev.patch(f"/v1/tasks/{review['id']}/claim")
+        assert claimed.status_code == 200, claimed.text
+        working = await rev.patch(f"/v1/tasks/{review['id']}/status", json={"status": "in_progress"})
+        assert working.status_code == 200, working.text
+
+        await publish(escalation)
+        await publish(escalation)  # redelivered: changes nothing more
+
+        async def escalated():
+            task = (await api.get(f"/v1/tasks/{review['id']}")).json()
+            return task if task["assigned_role"] == "manager" else None
+
+        task = await h.eventually(escalated)
+        assert (task["priority"], task["assigned_to"], task["status"]) == ("high", None, "todo")
+        available = (await mgr.get("/v1/tasks/available")).json()["items"]
+        assert review["id"] in {t["id"] for t in available}
+        assert (await rev.patch(f"/v1/tasks/{review['id']}/claim")).status_code == 403
+
+        # the manager completes it: task.completed names the step's iteration
+        assert (await mgr.patch(f"/v1/tasks/{review['id']}/claim")).status_code == 200
+        done = await mgr.patch(f"/v1/tasks/{review['id']}/status", json={"status": "done", "comment": "fine"})
+        assert done.status_code == 200, done.text
+        events = await tap.collect(lambda e: e.subject == review["id"], count=7, settle=1)
+
+    kinds = [e.type for e, _, _ in events]
+    assert kinds.count("task.updated") == 1, kinds  # one escalation, however often delivered
+    unclaimed = next(e for e, _, _ in events if e.type == "task.unclaimed")
+    assert (unclaimed.data["reason"], unclaimed.data["previous_assignee"]) == ("reassigned", "user_rev")
+    completed = next(e for e, _, _ in events if e.type == "task.completed")
+    assert (completed.data["created_by_step_id"], completed.data["iteration"]) == ("review", 1)
+    assert completed.data["workflow_execution_id"] == str(execution)
+
+
+async def test_a_case_step_says_whether_a_rejection_needs_a_comment(client, publish, org_id, h):
+    execution = uuid.uuid4()
+    for step, metadata in (("strict", {"comment_required_on_reject": True}), ("lenient", {})):
+        await publish(
+            h.event(
+                "workflow.task_requested",
+                org_id,
+                str(execution),
+                request(execution, step, task_type="approval", assigned_role="manager", metadata=metadata),
+                actor="system:worker",
+            )
+        )
+    async with client() as api:
+
+        async def both():
+            items = (await api.get("/v1/tasks", params={"execution": str(execution)})).json()["items"]
+            return {t["created_by_step_id"]: t for t in items} if len(items) == 2 else None
+
+        tasks = await h.eventually(both)
+        strict, lenient = tasks["strict"], tasks["lenient"]
+        refused = await api.patch(f"/v1/tasks/{strict['id']}/reject", json={})
+        assert h.is_problem(refused, 422) and refused.json()["errors"][0]["field"] == "comment"
+        assert (await api.get(f"/v1/tasks/{strict['id']}")).json()["status"] == "todo"
+        rejected = await api.patch(f"/v1/tasks/{strict['id']}/reject", json={"comment": "incomplete file"})
+        assert rejected.status_code == 200 and rejected.json()["outcome_comment"] == "incomplete file"
+        waived = await api.patch(f"/v1/tasks/{lenient['id']}/reject", json={})
+        assert waived.status_code == 200, waived.text
+        assert (waived.json()["outcome"], waived.json()["outcome_comment"]) == ("rejected", None)

@@ -102,12 +102,26 @@ class ExecutionSnapshot(BaseModel):
     updated_at: datetime
 
 
+class CaseContact(BaseModel):
+    """The case's contact as the executions service knew it when the case opened (its
+    `contact_summaries` projection): what the workflow's templates read as `contact.*`."""
+
+    id: uuid.UUID
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
 class ExecutionCreated(BaseModel):
     """A new case: the worker starts its workflow (id `execution.temporal_workflow_id`) on
-    `definition`, the frozen version's document."""
+    `definition`, the frozen version's document, with `contact` and `org_name` for its
+    templates (absent from events recorded before they were added)."""
 
     execution: ExecutionSnapshot
     definition: dict[str, Any]
+    contact: CaseContact | None = None
+    org_name: str | None = None
 
 
 class ExecutionUpdated(BaseModel):

@@ -37,6 +37,7 @@ class TaskSnapshot(BaseModel):
     due_date: datetime | None = None
     completed_at: datetime | None = None
     created_by_step_id: str | None = None
+    created_by_iteration: int | None = None
     created_by: str | None = None
     metadata: dict[str, Any] = {}
     created_at: datetime
@@ -60,8 +61,9 @@ class TaskClaimed(BaseModel):
 
 
 class TaskUnclaimed(BaseModel):
-    """`reason`: `unclaimed` (the assignee or an admin let it go) or `member_removed` (the
-    assignee left the org; their open tasks go back to the pool)."""
+    """`reason`: `unclaimed` (the assignee or an admin let it go), `member_removed` (the
+    assignee left the org; their open tasks go back to the pool) or `reassigned` (the case's
+    workflow handed the task to another role, e.g. an escalation)."""
 
     task: TaskSnapshot
     previous_assignee: str
@@ -89,9 +91,12 @@ class TaskCompleted(BaseModel):
     completed_by: str
     workflow_execution_id: uuid.UUID | None = None
     created_by_step_id: str | None = None
+    iteration: int | None = None
+    """the how-many-th time the case entered `created_by_step_id` (`TaskRequested.iteration`)"""
 
 
 class TaskDeleted(BaseModel):
     task_id: uuid.UUID
     workflow_execution_id: uuid.UUID | None = None
     created_by_step_id: str | None = None
+    iteration: int | None = None

@@ -19,6 +19,9 @@ class UpdateContact:
     contact_id: uuid.UUID
     changes: ContactUpdate
     """Only the fields set are changed; `null` clears an optional one."""
+    request_id: str | None = None
+    """Set when the update is asked for by an event (a case's `update_contact` step): applied
+    once per request, however often it is delivered."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from byte_contacts.models import EMAIL_UNIQUE_INDEX, contacts
 
 PUBLIC_COLUMNS = [c for c in contacts.c if c.name not in ("org_id", "search_text")]
 INTAKE_CONSUMER = "contacts.intake"
+UPDATE_REQUEST_CONSUMER = "contacts.update_requests"
 
 
 def snapshot(row: Any) -> ContactSnapshot:
@@ -57,6 +58,8 @@ class ContactHandlers:
                 current = await row_in_org(
                     work.session, contacts, PUBLIC_COLUMNS, cmd.contact_id, ctx.org_id, "contact", for_update=True
                 )
+                if cmd.request_id is not None and not await work.first_time(UPDATE_REQUEST_CONSUMER, cmd.request_id):
+                    return snapshot(current)
                 changed = domain.changes(dict(current._mapping), cmd.changes.model_dump(exclude_unset=True))
                 if not changed:
                     return snapshot(current)

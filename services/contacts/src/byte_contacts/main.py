@@ -20,7 +20,7 @@ def create_app(settings: ContactsSettings | None = None) -> FastAPI:
     settings = settings or ContactsSettings()
     runtime = Runtime(settings)
     db = runtime.database()
-    broker = runtime.broker([topics.CONTACTS, topics.INGEST])
+    broker = runtime.broker([topics.CONTACTS, topics.INGEST, topics.WORKFLOW])
     handlers = ContactHandlers(UnitOfWork(db, runtime.outbox_relay(db, broker, outbox), inbox))
     runtime.inbox_pruner(db, inbox)
     if settings.consumers_enabled:

@@ -41,7 +41,10 @@ class SetDefinitionActive:
 
 @dataclass(frozen=True)
 class ProvisionOrg:
-    """Give the org its default definition (Applicant Review), once, whoever asks first."""
+    """Give the org its default definition (Applicant Review), once, whoever asks first; and
+    remember its name when the asker (an identity event) knows it."""
+
+    name: str | None = None
 
 
 # --- cases -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ inbox in the same transaction as their effect.
 
 from __future__ import annotations
 
-from byte_contracts import Envelope, topics
+from byte_contracts import Envelope, payload_model, topics
 from byte_contracts.contacts import ContactDeleted, ContactSnapshot
 from byte_contracts.workflow import (
     ExecutionStatusChanged,
@@ -56,7 +56,10 @@ def register(
     group: str,
 ) -> None:
     async def on_organization(envelope: Envelope) -> None:
-        await provisioning.provision(Context.of_event(envelope, actor=SYSTEM_ACTOR), ProvisionOrg())
+        organization = payload_model(envelope.type).model_validate(envelope.data).organization  # type: ignore[attr-defined]
+        await provisioning.provision(
+            Context.of_event(envelope, actor=SYSTEM_ACTOR), ProvisionOrg(name=organization.name)
+        )
 
     async def on_contact(envelope: Envelope) -> None:
         ctx = Context.of_event(envelope, actor=SYSTEM_ACTOR)

@@ -117,7 +117,7 @@ CANCELLED_STATUS = "cancelled"
 
 def workflow_id(execution_id: uuid.UUID) -> str:
     """The Temporal workflow id of a case: derived from its id, so a second start is a no-op."""
-    return f"execution-{execution_id}"
+    return f"case-{execution_id}"  # the worker's too (byte_worker.messages.case_workflow_id)
 
 
 def check_variables(declared: list[dict[str, Any]], given: dict[str, Any], field: str = "variables") -> dict[str, Any]:

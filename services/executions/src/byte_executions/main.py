@@ -13,6 +13,7 @@ from byte_executions import api, consumers
 from byte_executions.handlers import CaseHandlers, DefinitionHandlers, ProjectionHandlers, Provisioning
 from byte_executions.models import inbox, outbox
 from byte_executions.queries import CaseQueries, DefinitionQueries
+from byte_executions.queries.live import LiveStates
 from byte_executions.settings import ExecutionsSettings
 
 
@@ -27,6 +28,10 @@ def create_app(settings: ExecutionsSettings | None = None) -> FastAPI:
     case_handlers = CaseHandlers(uow)
     projections = ProjectionHandlers(uow)
     runtime.inbox_pruner(db, inbox)
+    live_states = LiveStates(
+        settings.temporal_address, settings.temporal_namespace, settings.temporal_query_timeout_seconds
+    )
+    runtime.add("temporal client", live_states.connect)
     if settings.consumers_enabled:
         consumers.register(broker, provisioning, projections, case_handlers, settings.consumer_group)
 
@@ -38,6 +43,7 @@ def create_app(settings: ExecutionsSettings | None = None) -> FastAPI:
     app.state.case_handlers = case_handlers
     app.state.definition_queries = DefinitionQueries(db)
     app.state.case_queries = CaseQueries(db)
+    app.state.live_states = live_states
     for router in api.routers:
         app.include_router(router)
     install_health(app, runtime)

@@ -65,6 +65,8 @@ provisioned_orgs = sa.Table(
     sa.Column("org_id", sa.Text, primary_key=True),
     sa.Column("provisioned_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("provisioned_by", sa.Text, nullable=False),
+    # the org's name as its identity events last said (`org.name` in its cases' templates)
+    sa.Column("name", sa.Text),
 )
 
 # A case: one contact going through one definition version, frozen when it opened. The

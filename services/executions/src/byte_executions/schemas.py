@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from byte_contracts.enums import ExecutionSource
 from byte_platform.validation import JsonObject, StorableText
@@ -191,9 +191,42 @@ class Standing(BaseModel):
     since: datetime | None
 
 
+class StepVisit(BaseModel):
+    """One step the case went through (or is at: `left_at` null)."""
+
+    step_id: str
+    step_type: str
+    phase_id: str
+    iteration: int = Field(description="the how-many-th time the case entered this step")
+    entered_at: datetime
+    left_at: datetime | None = None
+    outcome: str | None = None
+    detail: str | None = None
+
+
+class LiveState(BaseModel):
+    """The case as its running workflow answers right now (its `state` query), or, when the
+    workflow cannot answer (Temporal away, the workflow not started yet), as it last reported:
+    `source` says which, `unavailable` why."""
+
+    source: Literal["workflow", "projection"]
+    unavailable: str | None = Field(None, description="why the workflow was not asked or did not answer")
+    status: str
+    current_step_id: str | None
+    current_phase_id: str | None
+    waiting_for: str | None = Field(None, description="`task`, `approval` or `delay`")
+    waiting_on_step_id: str | None = None
+    waiting_since: datetime | None = None
+    waiting_until: datetime | None = None
+    on_hold_reason: str | None = None
+    finished: str | None = Field(None, description="`completed`, `failed` or `cancelled` once the workflow ended")
+    history: list[StepVisit] = Field(default=[], description="every step so far, oldest first (workflow only)")
+
+
 class ExecutionDetail(ExecutionPublic):
     definition: CaseDefinition
     standing: Standing
+    state: LiveState | None = Field(None, description="where the case stands now, live from its workflow")
 
 
 class StatusChangeAccepted(BaseModel):

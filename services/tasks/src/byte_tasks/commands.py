@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from byte_contracts.enums import TaskOutcome, TaskStatus
-from byte_contracts.workflow import TaskRequested
+from byte_contracts.workflow import TaskRequested, TaskUpdateRequested
 
 from byte_tasks.schemas import Move, TaskCreate, TaskUpdate
 
@@ -63,9 +63,19 @@ class MoveTask:
 
 @dataclass(frozen=True)
 class CreateRequestedTask:
-    """A workflow step's task (`workflow.task_requested`): at most one per (execution, step)."""
+    """A workflow step's task (`workflow.task_requested`): at most one per (execution, step,
+    iteration)."""
 
     request: TaskRequested
+    requested_at: datetime
+
+
+@dataclass(frozen=True)
+class UpdateRequestedTask:
+    """A workflow's change to the task a step created (`workflow.task_update_requested`): an
+    `update_task` step, or a wait's escalation."""
+
+    request: TaskUpdateRequested
     requested_at: datetime
 
 

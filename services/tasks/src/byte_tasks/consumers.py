@@ -1,6 +1,7 @@
 """Kafka subscribers: parse the event into a command, call the handler.
 
 - `workflow.task_requested` (the worker): a step's task.
+- `workflow.task_update_requested` (the worker): an `update_task` step or an escalation.
 - `identity.*` (the gateway): the members projection; a removed member's tasks go back to the pool.
 
 Both go through `byte_platform.consumers.subscribe` (offsets committed after success, poison
@@ -12,22 +13,28 @@ from __future__ import annotations
 
 from byte_contracts import Envelope, payload_model, topics
 from byte_contracts.identity import Member
-from byte_contracts.workflow import TaskRequested
+from byte_contracts.workflow import TaskRequested, TaskUpdateRequested
 from byte_platform.consumers import subscribe
 from byte_platform.context import Context
 from faststream.kafka import KafkaBroker
 
-from byte_tasks.commands import CreateRequestedTask, RecordMember, RemoveMember
+from byte_tasks.commands import CreateRequestedTask, RecordMember, RemoveMember, UpdateRequestedTask
 from byte_tasks.handlers import SYSTEM_ACTOR, TaskHandlers
 
-WORKFLOW_TYPES = frozenset({"workflow.task_requested"})
+WORKFLOW_TYPES = frozenset({"workflow.task_requested", "workflow.task_update_requested"})
 MEMBERSHIP_UPSERTS = frozenset({"identity.membership.created", "identity.membership.updated", "identity.user.updated"})
 MEMBERSHIP_REMOVALS = frozenset({"identity.membership.deleted", "identity.user.deleted"})
 IDENTITY_TYPES = MEMBERSHIP_UPSERTS | MEMBERSHIP_REMOVALS
 
 
 def register(broker: KafkaBroker, handlers: TaskHandlers, group: str) -> None:
-    async def on_task_requested(envelope: Envelope) -> None:
+    async def on_workflow(envelope: Envelope) -> None:
+        if envelope.type == "workflow.task_update_requested":
+            update = TaskUpdateRequested.model_validate(envelope.data)
+            await handlers.update_requested(
+                Context.of_event(envelope), UpdateRequestedTask(request=update, requested_at=envelope.occurred_at)
+            )
+            return
         request = TaskRequested.model_validate(envelope.data)
         await handlers.create_requested(
             Context.of_event(envelope), CreateRequestedTask(request=request, requested_at=envelope.occurred_at)
@@ -58,5 +65,5 @@ def register(broker: KafkaBroker, handlers: TaskHandlers, group: str) -> None:
                 ),
             )
 
-    subscribe(broker, topics.WORKFLOW, group_id=f"{group}.workflow", handler=on_task_requested, types=WORKFLOW_TYPES)
+    subscribe(broker, topics.WORKFLOW, group_id=f"{group}.workflow", handler=on_workflow, types=WORKFLOW_TYPES)
     subscribe(broker, topics.IDENTITY, group_id=f"{group}.identity", handler=on_identity, types=IDENTITY_TYPES)

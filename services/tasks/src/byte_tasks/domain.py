@@ -5,7 +5,7 @@ kanban card lands. Handlers load the task, ask here, then write; a rule broken r
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal, Protocol
@@ -67,6 +67,7 @@ class TaskState:
     assigned_role: str | None
     workflow_execution_id: uuid.UUID | None
     created_by: str | None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, row: Any) -> TaskState:
@@ -78,7 +79,14 @@ class TaskState:
             m["assigned_role"],
             m["workflow_execution_id"],
             m["created_by"],
+            dict(m.get("metadata") or {}),
         )
+
+    @property
+    def comment_required_on_reject(self) -> bool:
+        """A task of a case's step says so itself (`metadata.comment_required_on_reject`, from
+        its `wait_for_approval` step); a standalone approval always needs one."""
+        return self.standalone or bool(self.metadata.get("comment_required_on_reject"))
 
     @property
     def done(self) -> bool:
@@ -150,13 +158,15 @@ def check_status_change(task: TaskState, who: Caller, to: TaskStatus) -> StatusE
     return "change"
 
 
-def check_decision(task: TaskState, who: Caller, outcome: TaskOutcome) -> None:
+def check_decision(task: TaskState, who: Caller, outcome: TaskOutcome, comment: str | None = None) -> None:
     verb = "approve" if outcome == TaskOutcome.APPROVED else "reject"
     if task.task_type != TaskType.APPROVAL:
         raise IllegalTransition(f"only approval tasks can be approved or rejected; this is a {task.task_type} task")
     if task.done:
         raise IllegalTransition("the task is already done")
     _check_assignee(task, who, verb)
+    if outcome == TaskOutcome.REJECTED and not comment and task.comment_required_on_reject:
+        raise InvalidInput("comment", "a rejection of this task needs a comment: say why")
 
 
 MoveEffect = Literal["reorder", "change", "complete"]

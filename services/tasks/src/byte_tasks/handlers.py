@@ -14,6 +14,7 @@ Locking (docs/adr/0005-tasks-claim-and-kanban.md):
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -51,11 +52,14 @@ from byte_tasks.commands import (
     RecordMember,
     RemoveMember,
     UnclaimTask,
+    UpdateRequestedTask,
     UpdateTask,
 )
 from byte_tasks.domain import InvalidInput, TaskState
 from byte_tasks.models import STEP_UNIQUE, members, tasks
 from byte_tasks.schemas import Move
+
+log = logging.getLogger(__name__)
 
 PUBLIC_COLUMNS = [c for c in tasks.c if c.name != "org_id"]
 SYSTEM_ACTOR = "system:tasks"
@@ -252,6 +256,7 @@ class TaskHandlers:
                     completed_by=work.ctx.actor,
                     workflow_execution_id=task.workflow_execution_id,
                     created_by_step_id=task.created_by_step_id,
+                    iteration=task.created_by_iteration,
                 ),
             )
         return task
@@ -321,6 +326,7 @@ class TaskHandlers:
                     task_id=cmd.task_id,
                     workflow_execution_id=current.workflow_execution_id,
                     created_by_step_id=current.created_by_step_id,
+                    iteration=current.created_by_iteration,
                 ),
             )
 
@@ -395,11 +401,12 @@ class TaskHandlers:
         return await self._changing_status(ctx, cmd.task_id, lambda _: {cmd.status}, then)
 
     async def decide(self, ctx: Context, cmd: DecideTask) -> TaskSnapshot:
-        """approve / reject an approval task (reject's comment is required by its schema)."""
+        """approve / reject an approval task (a rejection needs a comment unless the task's
+        workflow step waived it)."""
         require_writer(ctx)
 
         async def then(work: Work, row: Row) -> TaskSnapshot:
-            domain.check_decision(TaskState.of(row), ctx, cmd.outcome)
+            domain.check_decision(TaskState.of(row), ctx, cmd.outcome, cmd.comment)
             return await self._to_status(work, row, TaskStatus.DONE, outcome=cmd.outcome, comment=cmd.comment)
 
         return await self._changing_status(ctx, cmd.task_id, lambda _: {TaskStatus.DONE}, then)
@@ -433,8 +440,9 @@ class TaskHandlers:
     # --- from other services ---
 
     async def create_requested(self, ctx: Context, cmd: CreateRequestedTask) -> TaskSnapshot | None:
-        """Creates the step's task once. The inbox drops a redelivered envelope; the
-        (org, execution, step) unique key drops a retried request under a new id."""
+        """Creates the step's task once per entry into the step. The inbox drops a redelivered
+        envelope; the (org, execution, step, iteration) unique key drops a retried request under
+        a new id."""
         request = cmd.request
         title = domain.check_requested_title(request.title)
         org_id = ctx.org_id
@@ -455,6 +463,7 @@ class TaskHandlers:
                         org_id=org_id,
                         workflow_execution_id=request.execution_id,
                         created_by_step_id=request.step_id,
+                        created_by_iteration=request.iteration,
                         contact_id=request.contact_id,
                         title=title,
                         description=(request.description or None) and request.description[: domain.DESCRIPTION_MAX],
@@ -477,6 +486,75 @@ class TaskHandlers:
             task = snapshot(row)
             await work.emit("task.created", task.id, TaskCreated(task=task))
         return task
+
+    async def update_requested(self, ctx: Context, cmd: UpdateRequestedTask) -> TaskSnapshot | None:
+        """Changes the task a step created, once per request (the inbox). A finished task stays
+        as it was; a task that is gone (deleted) is nothing to change.
+
+        Reassigning a claimed task to another role (an escalation) puts it back in the pool: the
+        claimant may not hold the new role, and the point is that someone who does picks it up.
+        A task given to a named user (`assigned_to`) in the same request goes to that user."""
+        request = cmd.request
+        async with self.uow.begin(ctx) as work:
+            task_id = await work.session.scalar(
+                sa.select(tasks.c.id).where(
+                    tasks.c.org_id == ctx.org_id,
+                    tasks.c.workflow_execution_id == request.execution_id,
+                    tasks.c.created_by_step_id == request.step_id,
+                    tasks.c.created_by_iteration == request.iteration,
+                )
+            )
+        if task_id is None:
+            log.info(
+                "no task of step %s (iteration %d) of case %s to update; request dropped",
+                request.step_id,
+                request.iteration,
+                request.execution_id,
+            )
+            return None
+
+        async def then(work: Work, row: Row) -> TaskSnapshot:
+            if ctx.causation_id and not await work.first_time(WORKFLOW_CONSUMER, ctx.causation_id):
+                return snapshot(row)
+            if row.status == TaskStatus.DONE:
+                return snapshot(row)
+            requested: dict[str, Any] = {
+                k: v
+                for k, v in {
+                    "title": request.title and domain.check_requested_title(request.title),
+                    "description": request.description and request.description[: domain.DESCRIPTION_MAX],
+                    "assigned_role": request.assigned_role,
+                    "priority": request.priority and str(request.priority),
+                    "due_date": domain.requested_due_date(request.due_date, request.due_in_seconds, cmd.requested_at),
+                }.items()
+                if v is not None
+            }
+            metadata = dict(row._mapping["metadata"])
+            if request.assigned_to is not None:
+                if await self._is_member(work, request.assigned_to):
+                    requested["assigned_to"] = request.assigned_to
+                else:
+                    metadata["unresolved_assignee"] = request.assigned_to
+            changed = domain.changes(dict(row._mapping), requested)
+            if metadata != row._mapping["metadata"]:
+                changed["metadata"] = metadata
+            task = snapshot(row)
+            if "assigned_role" in changed and row.assigned_to is not None and "assigned_to" not in changed:
+                task = await self._release(work, row, "reassigned")
+            if changed:
+                new = (
+                    await work.session.execute(
+                        sa.update(tasks)
+                        .where(tasks.c.id == row.id, tasks.c.org_id == ctx.org_id)
+                        .values(**changed, updated_at=sa.func.now())
+                        .returning(*PUBLIC_COLUMNS)
+                    )
+                ).one()
+                task = snapshot(new)
+                await work.emit("task.updated", task.id, TaskUpdated(task=task, changed_fields=sorted(changed)))
+            return task
+
+        return await self._changing_status(ctx, task_id, lambda _: {TaskStatus.TODO}, then)
 
     async def record_member(self, ctx: Context, cmd: RecordMember) -> None:
         """The gateway's membership events into the `members` projection."""

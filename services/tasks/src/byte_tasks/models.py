@@ -28,6 +28,8 @@ tasks = sa.Table(
     sa.Column("due_date", sa.DateTime(timezone=True)),
     sa.Column("completed_at", sa.DateTime(timezone=True)),
     sa.Column("created_by_step_id", sa.Text),
+    # the how-many-th time the case entered that step (a loop re-enters it): one task each time
+    sa.Column("created_by_iteration", sa.Integer),
     sa.Column("created_by", sa.Text),
     sa.Column("metadata", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
@@ -47,11 +49,18 @@ tasks = sa.Table(
     ),
 )
 
-# One task per workflow step of one execution: what makes task requests idempotent. Its
-# (org_id, workflow_execution_id, ...) prefix also serves "the tasks of one execution".
-STEP_UNIQUE = "tasks_org_execution_step_unique"
+# One task per workflow step of one execution and each time the case entered it: what makes
+# task requests idempotent. Its (org_id, workflow_execution_id, ...) prefix also serves "the
+# tasks of one execution".
+STEP_UNIQUE = "tasks_org_execution_step_iteration_unique"
 tasks.append_constraint(
-    sa.UniqueConstraint(tasks.c.org_id, tasks.c.workflow_execution_id, tasks.c.created_by_step_id, name=STEP_UNIQUE)
+    sa.UniqueConstraint(
+        tasks.c.org_id,
+        tasks.c.workflow_execution_id,
+        tasks.c.created_by_step_id,
+        tasks.c.created_by_iteration,
+        name=STEP_UNIQUE,
+    )
 )
 # Keyset pagination: (org, [filter,] sort key, id).
 sa.Index("tasks_by_created", tasks.c.org_id, tasks.c.created_at, tasks.c.id)

@@ -99,7 +99,11 @@ class Approval(_Strict):
 
 
 class Rejection(_Strict):
-    comment: Comment = Field(description="why: required")
+    comment: Comment | None = Field(
+        None,
+        description="why: required, unless the task's case step waived it "
+        "(a workflow task whose `metadata.comment_required_on_reject` is not true)",
+    )
 
 
 class Move(_Strict):
@@ -145,6 +149,9 @@ class TaskPublic(BaseModel):
     due_date: datetime | None
     completed_at: datetime | None
     created_by_step_id: str | None
+    created_by_iteration: int | None = Field(
+        None, description="the how-many-th time the case entered `created_by_step_id` (a loop re-enters it)"
+    )
     created_by: str | None
     metadata: dict[str, Any]
     created_at: datetime

@@ -168,3 +168,4 @@ class EmailInput(BaseModel):
     to: list[str]
     subject: str
     text: str
+    html: str | None = Field(None, description="the HTML alternative; None: rendered from `text`")

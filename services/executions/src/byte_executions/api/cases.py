@@ -13,7 +13,7 @@ from byte_platform.validation import AwareDatetime
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from byte_executions import domain
-from byte_executions.api.deps import CaseCommands, CaseReads, provisioned
+from byte_executions.api.deps import CaseCommands, CaseReads, LiveReads, provisioned
 from byte_executions.commands import (
     CancelCase,
     DeleteCase,
@@ -126,8 +126,14 @@ async def open_case(
 
 
 @router.get("/{execution_id:uuid}", response_model=ExecutionDetail)
-async def get_case(ctx: CurrentContext, queries: CaseReads, execution_id: uuid.UUID) -> ExecutionDetail:
-    return await queries.get(ctx, execution_id)
+async def get_case(
+    ctx: CurrentContext, queries: CaseReads, live: LiveReads, execution_id: uuid.UUID
+) -> ExecutionDetail:
+    """The case, its definition version and `standing` (what its workflow last reported), and
+    `state`: live from its workflow (current step, what it waits for since when, every step so
+    far), or from the last report when the workflow cannot answer (`state.source`)."""
+    case = await queries.get(ctx, execution_id)
+    return case.model_copy(update={"state": await live.of(case)})
 
 
 @router.patch("/{execution_id:uuid}", response_model=ExecutionDetail)

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from byte_executions.handlers import CaseHandlers, DefinitionHandlers, Provisioning
 from byte_executions.queries import CaseQueries, DefinitionQueries
+from byte_executions.queries.live import LiveStates
 
 
 # Dependencies are `async def` so FastAPI runs them on the event loop, not in a thread.
@@ -41,3 +42,10 @@ async def _case_queries(request: Request) -> CaseQueries:
 
 CaseCommands = Annotated[CaseHandlers, Depends(_case_handlers)]
 CaseReads = Annotated[CaseQueries, Depends(_case_queries)]
+
+
+async def _live_states(request: Request) -> LiveStates:
+    return request.app.state.live_states
+
+
+LiveReads = Annotated[LiveStates, Depends(_live_states)]

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from byte_contracts.errors import Conflict, Invalid, NotFound
 from byte_contracts.executions import (
+    CaseContact,
     DefinitionSnapshot,
     ExecutionCancelRequested,
     ExecutionCreated,
@@ -45,6 +46,7 @@ from byte_executions.models import (
     SOURCE_UNIQUE,
     case_counts,
     contact_summaries,
+    provisioned_orgs,
     workflow_definitions,
     workflow_executions,
 )
@@ -174,11 +176,12 @@ class CaseHandlers:
             if not definition.is_active:
                 raise Invalid("definition_id", "this definition is deactivated: no new case may start on it")
             domain.check_trigger(definition.steps, cmd.source)
+            summary = contact_summaries.c
             contact = (
                 await work.session.execute(
-                    sa.select(contact_summaries.c.deleted).where(
-                        contact_summaries.c.org_id == ctx.org_id, contact_summaries.c.contact_id == cmd.contact_id
-                    )
+                    sa.select(
+                        summary.deleted, summary.first_name, summary.last_name, summary.email, summary.phone
+                    ).where(summary.org_id == ctx.org_id, summary.contact_id == cmd.contact_id)
                 )
             ).one_or_none()
             if contact is None:
@@ -226,7 +229,21 @@ class CaseHandlers:
             await work.emit(
                 "execution.created",
                 execution.id,
-                ExecutionCreated(execution=execution, definition=definition.document()),
+                ExecutionCreated(
+                    execution=execution,
+                    definition=definition.document(),
+                    # what the case's templates read, as known now: the worker starts from this
+                    contact=CaseContact(
+                        id=cmd.contact_id,
+                        first_name=contact.first_name,
+                        last_name=contact.last_name,
+                        email=contact.email,
+                        phone=contact.phone,
+                    ),
+                    org_name=await work.session.scalar(
+                        sa.select(provisioned_orgs.c.name).where(provisioned_orgs.c.org_id == ctx.org_id)
+                    ),
+                ),
             )
         return execution, True
 

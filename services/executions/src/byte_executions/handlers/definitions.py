@@ -267,5 +267,9 @@ class Provisioning:
             )
             if marked is not None:
                 await insert_first(work, domain.APPLICANT_REVIEW_KEY, applicant_review())
+            if cmd.name is not None:
+                await work.session.execute(
+                    sa.update(provisioned_orgs).where(provisioned_orgs.c.org_id == ctx.org_id).values(name=cmd.name)
+                )
         self.known.add(ctx.org_id)
         return marked is not None
