@@ -133,3 +133,24 @@ class RecordContact:
 class ForgetContact:
     contact_id: uuid.UUID
     at: datetime
+
+
+# --- intake (Formstack, through ingest and contacts) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordSubmission:
+    """ingest's half of an intake: the submission, mapped."""
+
+    submission_id: str
+    form_id: str
+    definition_id: uuid.UUID | None
+    variables: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordApplicant:
+    """contacts' half of an intake: the contact it took in for the submission."""
+
+    submission_id: str
+    contact_id: uuid.UUID

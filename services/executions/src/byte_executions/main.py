@@ -10,7 +10,7 @@ from byte_platform.unit_of_work import UnitOfWork
 from fastapi import FastAPI
 
 from byte_executions import api, consumers
-from byte_executions.handlers import CaseHandlers, DefinitionHandlers, ProjectionHandlers, Provisioning
+from byte_executions.handlers import CaseHandlers, DefinitionHandlers, IntakeHandlers, ProjectionHandlers, Provisioning
 from byte_executions.models import inbox, outbox
 from byte_executions.queries import CaseQueries, DefinitionQueries
 from byte_executions.settings import ExecutionsSettings
@@ -20,7 +20,7 @@ def create_app(settings: ExecutionsSettings | None = None) -> FastAPI:
     settings = settings or ExecutionsSettings()
     runtime = Runtime(settings)
     db = runtime.database()
-    broker = runtime.broker([topics.EXECUTIONS, topics.IDENTITY, topics.CONTACTS, topics.WORKFLOW])
+    broker = runtime.broker([topics.EXECUTIONS, topics.IDENTITY, topics.CONTACTS, topics.WORKFLOW, topics.INGEST])
     uow = UnitOfWork(db, runtime.outbox_relay(db, broker, outbox), inbox)
     definition_handlers = DefinitionHandlers(uow)
     provisioning = Provisioning(definition_handlers)
@@ -28,7 +28,8 @@ def create_app(settings: ExecutionsSettings | None = None) -> FastAPI:
     projections = ProjectionHandlers(uow)
     runtime.inbox_pruner(db, inbox)
     if settings.consumers_enabled:
-        consumers.register(broker, provisioning, projections, case_handlers, settings.consumer_group)
+        intake = IntakeHandlers(uow, case_handlers, provisioning)
+        consumers.register(broker, provisioning, projections, case_handlers, settings.consumer_group, intake)
 
     app = base_app(title="BYTE executions", version="0.1.0", lifespan=runtime.lifespan())
     app.state.settings = settings

@@ -1,0 +1,112 @@
+"""The intake chain on the real stack: ingest, contacts and executions processes of this test's
+own (own databases, own consumer groups started at each topic's end), and a gateway in front."""
+
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from byte_contracts import topics
+from byte_platform.identity import HEADER
+
+SUBSCRIPTIONS = {
+    "ingest": {"cases": topics.EXECUTIONS},
+    "contacts": {"intake": topics.INGEST},
+    "executions": {
+        "identity": topics.IDENTITY,
+        "contacts": topics.CONTACTS,
+        "workflow": topics.WORKFLOW,
+        "intake": topics.INGEST,
+    },
+}
+
+
+async def start_at_the_end(bootstrap: str, topic: str, group: str) -> None:
+    """Commits `group`'s offsets at `topic`'s end, so a new consumer group reads only what comes
+    next, not the topic's history (other tests' orgs, which it would act on)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        cluster = await consumer._client.fetch_all_metadata()
+        partitions = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()]
+        if partitions:
+            consumer.assign(partitions)
+            await consumer.commit(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()
+
+
+@pytest.fixture(scope="session")
+async def chain(start_service, fresh_database, stack, clerk_issuer) -> dict[str, Any]:
+    """{"ingest", "contacts", "executions", "gateway"}: processes wired as in production."""
+    suffix = uuid.uuid4().hex[:8]
+    procs: dict[str, Any] = {}
+    for service, subscriptions in SUBSCRIPTIONS.items():
+        group = f"intake-test-{service}-{suffix}"
+        for name, topic in subscriptions.items():
+            await start_at_the_end(stack["kafka_bootstrap_servers"], topic, f"{group}.{name}")
+        procs[service] = start_service(
+            service, database_url=fresh_database(service), consumer_group=group, LOG_LEVEL="WARNING"
+        )
+    procs["gateway"] = start_service(
+        "gateway",
+        database_url=fresh_database("gateway"),
+        IDENTITY_PRIVATE_KEY_FILE=stack["identity_private_key_file"],
+        SERVICE_URLS_JSON=json.dumps({n: procs[n].url for n in ("ingest", "contacts", "executions")}),
+        CLERK_JWT_KEY=clerk_issuer.public_pem,
+        CLERK_ISSUER=clerk_issuer.issuer,
+        CLERK_AUTHORIZED_PARTIES=clerk_issuer.azp,
+        RATE_LIMIT_PER_USER="100000/minute",
+        RATE_LIMIT_PER_ORG="100000/minute",
+        CONSUMERS_ENABLED="false",
+        LOG_LEVEL="WARNING",
+    )
+    return procs
+
+
+@pytest.fixture
+def api(chain, clerk_issuer, org_id) -> Callable[..., httpx.AsyncClient]:
+    """`api()` is an admin of this test's org through the gateway; `api(role="member")` others."""
+
+    def _api(role: str = "admin", **kwargs: Any) -> httpx.AsyncClient:
+        token = clerk_issuer.token(org_id, "user_intake", role)
+        return httpx.AsyncClient(
+            base_url=chain["gateway"].url, headers={"Authorization": f"Bearer {token}"}, timeout=60, **kwargs
+        )
+
+    return _api
+
+
+@pytest.fixture
+def direct(chain, make_token, org_id) -> Callable[[str], httpx.AsyncClient]:
+    """`direct("contacts")`: an admin of this test's org straight at one service."""
+
+    def _direct(service: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=chain[service].url, headers={HEADER: make_token(org_id)}, timeout=60)
+
+    return _direct
+
+
+class Formstack:
+    """Sends deliveries as Formstack does: form-urlencoded or JSON, signed with the form's key."""
+
+    @staticmethod
+    def sign(key: str, body: bytes) -> str:
+        return "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+
+    @staticmethod
+    def headers(key: str | None, body: bytes, content_type: str, header: str = "X-FS-Signature") -> dict[str, str]:
+        out = {"Content-Type": content_type}
+        if key is not None:
+            out[header] = Formstack.sign(key, body)
+        return out
+
+
+@pytest.fixture(scope="session")
+def formstack() -> type[Formstack]:
+    return Formstack
