@@ -113,6 +113,10 @@ def test_levels():
         ("DELETE", "/v1/tasks/abc", Level.WRITE),
         ("POST", "/v1/definitions", Level.ADMIN),
         ("POST", "/v1/exports/contacts", Level.READ),
+        # Formstack settings and raw submissions: admins only, reads included
+        ("GET", "/v1/formstack/submissions", Level.ADMIN),
+        ("HEAD", "/v1/formstack", Level.ADMIN),
+        ("GET", "/v1/formstackish", Level.READ),
     ],
 )
 def test_required_levels(method, path, level):

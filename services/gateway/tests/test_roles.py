@@ -43,6 +43,7 @@ MATRIX = [
     ("PATCH", "/v1/definitions/{id}", {}, A, 503),
     ("POST", "/v1/executions", {}, A, 503),
     ("PUT", "/v1/formstack/config", {}, A, 503),
+    ("GET", "/v1/formstack/submissions", None, A, 503),
     ("GET", "/v1/dashboard", None, R, 503),
 ]
 

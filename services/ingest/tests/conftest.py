@@ -50,8 +50,10 @@ async def chain(start_service, fresh_database, stack, clerk_issuer) -> dict[str,
         group = f"intake-test-{service}-{suffix}"
         for name, topic in subscriptions.items():
             await start_at_the_end(stack["kafka_bootstrap_servers"], topic, f"{group}.{name}")
+        # the redelivery test sends thousands of deliveries to one form's URL
+        extra = {"WEBHOOK_RATE_PER_MINUTE": "100000"} if service == "ingest" else {}
         procs[service] = start_service(
-            service, database_url=fresh_database(service), consumer_group=group, LOG_LEVEL="WARNING"
+            service, database_url=fresh_database(service), consumer_group=group, LOG_LEVEL="WARNING", **extra
         )
     procs["gateway"] = start_service(
         "gateway",
@@ -110,3 +112,22 @@ class Formstack:
 @pytest.fixture(scope="session")
 def formstack() -> type[Formstack]:
     return Formstack
+
+
+async def every_item(client: httpx.AsyncClient, path: str, **params: Any) -> list[dict[str, Any]]:
+    """Every item of a keyset-paged list."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        r = await client.get(path, params={**params, "limit": 200, **({"cursor": cursor} if cursor else {})})
+        assert r.status_code == 200, r.text
+        page = r.json()
+        items += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return items
+
+
+@pytest.fixture(scope="session")
+def pages():
+    return every_item
