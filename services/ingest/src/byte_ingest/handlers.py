@@ -379,6 +379,11 @@ class WebhookHandlers:
         return keys
 
     async def receive(self, ctx: Context, cmd: ReceiveDelivery) -> Accepted:
+        """One transaction from the form's lookup to the stored row and its event: nothing is
+        written for a delivery that does not prove itself; a signed one that cannot be read is
+        kept as `rejected`, then refused."""
+        refusal: Exception | None = None
+        accepted: Accepted | None = None
         async with self.uow.begin(ctx) as work:
             config = (
                 await work.session.execute(
@@ -389,62 +394,74 @@ class WebhookHandlers:
                     )
                 )
             ).one_or_none()
-        if config is None:
-            raise NotFound("webhook")
-        keys = self._hmac_keys(config)
-        signed = bool(keys)
-        if signed:
+            if config is None:
+                raise NotFound("webhook")
+            keys = self._hmac_keys(config)
+            signed = bool(keys)
+            if signed:
+                try:
+                    domain.verify_signature(cmd.headers.get(config.signature_header.lower()), cmd.body, keys)
+                except domain.Unsigned as exc:
+                    self._refused(ctx, config, str(exc))
+                    raise
             try:
-                domain.verify_signature(cmd.headers.get(config.signature_header.lower()), cmd.body, keys)
-            except domain.Unsigned as exc:
-                self._refused(ctx, config, str(exc))
-                raise
+                delivery = self._read(cmd)
+            except (TooLarge, UnsupportedMediaType, domain.Unparsable) as exc:
+                if signed:  # kept for audit only when it provably came from Formstack
+                    await self._reject(work, config, cmd, str(exc))
+                refusal = exc
+            else:
+                if config.handshake_key_digest is not None and not (
+                    delivery.handshake_key and domain.same_digest(delivery.handshake_key, config.handshake_key_digest)
+                ):
+                    reason = "missing HandshakeKey" if not delivery.handshake_key else "wrong HandshakeKey"
+                    self._refused(ctx, config, reason)
+                    raise domain.Unsigned(reason)
+                if delivery.form_id != config.form_id:
+                    reason = f"FormID {delivery.form_id} is not this webhook's form"
+                    await self._reject(work, config, cmd, reason)
+                    refusal = domain.Unparsable(reason)
+                else:
+                    accepted = await self._store(work, config, cmd, delivery)
+        if refusal is not None:
+            raise refusal
+        assert accepted is not None
+        return accepted
+
+    @staticmethod
+    def _read(cmd: ReceiveDelivery) -> domain.Delivery:
+        if cmd.too_large:
+            raise TooLarge(f"the body ({len(cmd.body)} bytes) is over the {cmd.max_bytes}-byte limit")
         kind = domain.media_type(cmd.content_type)
-        try:
-            if cmd.too_large:
-                raise TooLarge(f"the body ({len(cmd.body)} bytes) is over the {cmd.max_bytes}-byte limit")
-            if kind not in domain.ALLOWED_CONTENT_TYPES:
-                raise UnsupportedMediaType(
-                    f"content type {kind or 'none'} is not accepted: {', '.join(domain.ALLOWED_CONTENT_TYPES)}"
-                )
-            delivery = domain.parse(cmd.body, cmd.content_type)
-        except (TooLarge, UnsupportedMediaType, domain.Unparsable) as exc:
-            if signed:  # kept for audit only when it provably came from Formstack
-                await self._reject(ctx, config, cmd, str(exc))
-            raise
-        if config.handshake_key_digest is not None and not (
-            delivery.handshake_key and domain.same_digest(delivery.handshake_key, config.handshake_key_digest)
-        ):
-            reason = "missing HandshakeKey" if not delivery.handshake_key else "wrong HandshakeKey"
-            self._refused(ctx, config, reason)
-            raise domain.Unsigned(reason)
-        if delivery.form_id != config.form_id:
-            reason = f"FormID {delivery.form_id} is not this webhook's form"
-            await self._reject(ctx, config, cmd, reason)
-            raise domain.Unparsable(reason)
-        outcome = map_delivery(delivery, _mappings(config.field_mappings), config.default_definition_id)
-        async with self.uow.begin(ctx) as work:
-            stored = await work.session.scalar(
-                insert(submissions)
-                .values(
-                    id=uuid.uuid4(),
-                    org_id=ctx.org_id,
-                    config_id=config.id,
-                    form_id=delivery.form_id,
-                    submission_id=delivery.submission_id,
-                    raw_body=cmd.body,
-                    content_type=cmd.content_type or "",
-                    payload=payload_of(delivery, outcome),
-                    status="received" if outcome.event is not None else "failed",
-                    error=outcome.error,
-                )
-                .on_conflict_do_nothing(constraint=SUBMISSION_UNIQUE)
-                .returning(submissions.c.id)
+        if kind not in domain.ALLOWED_CONTENT_TYPES:
+            raise UnsupportedMediaType(
+                f"content type {kind or 'none'} is not accepted: {', '.join(domain.ALLOWED_CONTENT_TYPES)}"
             )
-            if stored is None:
-                return Accepted("duplicate", delivery.submission_id)
-            if outcome.event is not None:
-                await _emit(work, outcome.event)
+        return domain.parse(cmd.body, cmd.content_type)
+
+    async def _store(self, work: Work, config: Any, cmd: ReceiveDelivery, delivery: domain.Delivery) -> Accepted:
+        outcome = map_delivery(delivery, _mappings(config.field_mappings), config.default_definition_id)
+        stored = await work.session.scalar(
+            insert(submissions)
+            .values(
+                id=uuid.uuid4(),
+                org_id=work.ctx.org_id,
+                config_id=config.id,
+                form_id=delivery.form_id,
+                submission_id=delivery.submission_id,
+                raw_body=cmd.body,
+                content_type=cmd.content_type or "",
+                payload=payload_of(delivery, outcome),
+                status="received" if outcome.event is not None else "failed",
+                error=outcome.error,
+            )
+            .on_conflict_do_nothing(constraint=SUBMISSION_UNIQUE)
+            .returning(submissions.c.id)
+        )
+        if stored is None:
+            return Accepted("duplicate", delivery.submission_id)
+        if outcome.event is not None:
+            await _emit(work, outcome.event)
         return Accepted("received" if outcome.event is not None else "failed", delivery.submission_id)
 
     def _refused(self, ctx: Context, config: Any, reason: str) -> None:
@@ -452,19 +469,18 @@ class WebhookHandlers:
         # forgeries to a few lines and a count.
         log.warning("formstack delivery refused: %s (org %s, form %s)", reason, ctx.org_id, config.form_id)
 
-    async def _reject(self, ctx: Context, config: Any, cmd: ReceiveDelivery, reason: str) -> None:
-        async with self.uow.begin(ctx) as work:
-            await work.session.execute(
-                sa.insert(submissions).values(
-                    id=uuid.uuid4(),
-                    org_id=ctx.org_id,
-                    config_id=config.id,
-                    form_id=config.form_id,
-                    submission_id=None,
-                    raw_body=cmd.body[: cmd.max_bytes],
-                    raw_truncated=cmd.too_large,
-                    content_type=cmd.content_type or "",
-                    status="rejected",
-                    error=reason,
-                )
+    async def _reject(self, work: Work, config: Any, cmd: ReceiveDelivery, reason: str) -> None:
+        await work.session.execute(
+            sa.insert(submissions).values(
+                id=uuid.uuid4(),
+                org_id=work.ctx.org_id,
+                config_id=config.id,
+                form_id=config.form_id,
+                submission_id=None,
+                raw_body=cmd.body[: cmd.max_bytes],
+                raw_truncated=cmd.too_large,
+                content_type=cmd.content_type or "",
+                status="rejected",
+                error=reason,
             )
+        )
