@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -152,6 +153,14 @@ async def bare_inserts(dsn: str, org: str, config_id: str, bodies: list[bytes], 
     return {"rows": len(rows), "per_second": round(len(rows) / elapsed, 1)}
 
 
+async def until(probe: Any, at_least: int, timeout: float = 300) -> None:
+    """Polls `probe` (an async count) until it reaches `at_least` or `timeout` passes."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            while await probe() < at_least:  # noqa: ASYNC110  (a database count: nothing to wait on)
+                await asyncio.sleep(0.5)
+
+
 async def count(dsn: str, sql: str, *args: Any) -> Any:
     conn = await asyncpg.connect(dsn)
     try:
@@ -233,6 +242,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 path = await create_form(client, token, review["id"])
                 lat_tag = f"l{suffix}"
                 sent_at: dict[str, float] = {}
+                executions_dsn = as_admin(urls["executions"])
+
+                async def opened(tag: str) -> int:
+                    return await count(
+                        executions_dsn,
+                        "SELECT count(*) FROM workflow_executions WHERE org_id = $1 AND source_id LIKE $2",
+                        lat_org,
+                        f"{tag}-%",
+                    )
+
+                # warm-up: the new consumer groups get their partitions; measured from the next one
+                raw = body(0, f"w{lat_tag}")
+                (await client.post(path, content=raw, headers=headers(raw))).raise_for_status()
+                await until(lambda: opened(f"w{lat_tag}"), 1)
 
                 async def send(i: int) -> None:
                     raw = body(i, lat_tag)
@@ -244,21 +267,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     tasks.append(asyncio.create_task(send(i)))
                     await asyncio.sleep(1 / args.rate)
                 await asyncio.gather(*tasks)
-                executions_dsn = as_admin(urls["executions"])
-                deadline = time.monotonic() + 300
-                while time.monotonic() < deadline:
-                    opened = await count(
-                        executions_dsn, "SELECT count(*) FROM workflow_executions WHERE org_id = $1", lat_org
-                    )
-                    if opened >= args.latency:
-                        break
-                    await asyncio.sleep(0.5)
+                await until(lambda: opened(lat_tag), args.latency)
                 conn = await asyncpg.connect(executions_dsn)
                 try:
                     rows = await conn.fetch(
                         "SELECT source_id, extract(epoch FROM created_at) AS at FROM workflow_executions"
-                        " WHERE org_id = $1",
+                        " WHERE org_id = $1 AND source_id LIKE $2",
                         lat_org,
+                        f"{lat_tag}-%",
                     )
                 finally:
                     await conn.close()

@@ -6,6 +6,7 @@ import hmac
 import json
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -68,7 +69,36 @@ async def chain(start_service, fresh_database, stack, clerk_issuer) -> dict[str,
         CONSUMERS_ENABLED="false",
         LOG_LEVEL="WARNING",
     )
+    await _carries_a_submission(procs, stack)
     return procs
+
+
+async def _carries_a_submission(procs: dict[str, Any], stack: dict[str, Any]) -> None:
+    """Waits until one submission went from ingest to a case and back (processed): the new
+    consumer groups have their partitions, so the tests' waits measure the chain, not its start."""
+    from byte_platform.identity import mint
+    from byte_testing import eventually
+
+    key = Path(stack["identity_private_key_file"]).read_text()
+    org = f"org_warmup_{uuid.uuid4().hex[:8]}"
+    hmac_key = "warm-up-key-" + uuid.uuid4().hex
+    async with httpx.AsyncClient(
+        base_url=procs["ingest"].url, headers={HEADER: mint(key, user_id="u", org_id=org, roles=["admin"])}, timeout=60
+    ) as ingest:
+        r = await ingest.post("/v1/formstack/forms", json={"form_id": "1", "hmac_key": hmac_key})
+        assert r.status_code == 201, r.text
+        body = b"FormID=1&UniqueID=warm-up&Email=warm-up%40example.com"
+        r = await ingest.post(r.json()["webhook_path"], content=body, headers=Formstack.headers(hmac_key, body, URLENC))
+        assert r.status_code == 200, r.text
+
+        async def processed() -> bool:
+            items = (await ingest.get("/v1/formstack/submissions")).json()["items"]
+            return bool(items) and items[0]["status"] == "processed"
+
+        await eventually(processed, timeout=300, interval=0.5, what="the warm-up submission processed")
+
+
+URLENC = "application/x-www-form-urlencoded"
 
 
 @pytest.fixture

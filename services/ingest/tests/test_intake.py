@@ -254,3 +254,41 @@ async def test_a_rotated_key_keeps_the_old_one_for_its_grace_period(api, formsta
         body = urlencode({"FormID": "8001", "UniqueID": "11009", "Email": "k9@example.com"}).encode()
         r = await admin.post(form["webhook_path"], content=body, headers=formstack.headers(new_key, body, content_type))
         assert h.is_problem(r, 401)
+
+
+async def test_a_possible_duplicate_is_flagged_and_can_be_dismissed(api, formstack, h):
+    """Same phone, another email: the second case is flagged with the first person's contact;
+    staff dismiss the flag. (Merging the two contacts is not built yet.)"""
+    async with api() as admin, api(role="member") as member:
+        form = await _form(admin, form_id="9901")
+        content_type = "application/x-www-form-urlencoded"
+        tag = uuid.uuid4().hex[:6]
+
+        async def submit(unique_id: str, name: str, email: str, phone: str) -> dict:
+            body = urlencode(
+                {"FormID": "9901", "UniqueID": unique_id, "Name": name, "Email": email, "Phone": phone}
+            ).encode()
+            r = await admin.post(
+                form["webhook_path"], content=body, headers=formstack.headers(HMAC_KEY, body, content_type)
+            )
+            assert r.status_code == 200, r.text
+
+            async def case_opened():
+                cases = (await admin.get("/v1/executions", params={"source": "formstack", "q": email})).json()["items"]
+                assert len(cases) == 1
+                return cases[0]
+
+            return await h.eventually(case_opened)
+
+        first = await submit("d1", "first = Pat\nlast = Doe", f"pat-{tag}@example.com", "478-555-0199")
+        second = await submit("d2", "first = Patricia\nlast = Doe", f"patricia-{tag}@example.com", "(478) 555 0199")
+        assert "possible_duplicate_of" not in first["metadata"]
+        flagged = second["metadata"]["possible_duplicate_of"]
+        assert flagged != second["contact_id"]
+
+        dismiss = f"/v1/executions/{second['id']}/duplicate/dismiss"
+        assert h.is_problem(await member.post(dismiss), 403)
+        r = await admin.post(dismiss)
+        assert r.status_code == 200 and "possible_duplicate_of" not in r.json()["metadata"], r.text
+        assert r.json()["metadata"]["submission_id"] == "d2"
+        assert h.is_problem(await admin.post(dismiss), 409)

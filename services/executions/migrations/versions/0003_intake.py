@@ -1,4 +1,5 @@
-"""intake_submissions: a Formstack submission's two halves, joined to open its case once
+"""intake_submissions: a Formstack submission's two halves, joined to open its case once; the
+contact summaries keep the zip (possible duplicates)
 
 Revision ID: 0003
 Revises: 0002
@@ -29,7 +30,10 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
     enable_row_level_security("intake_submissions")
+    # possible duplicates compare first and last name with the same zip
+    op.add_column("contact_summaries", sa.Column("zip", sa.Text))
 
 
 def downgrade() -> None:
+    op.drop_column("contact_summaries", "zip")
     op.drop_table("intake_submissions")

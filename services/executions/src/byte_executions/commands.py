@@ -127,6 +127,7 @@ class RecordContact:
     email: str | None
     phone: str | None
     as_of: datetime
+    zip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,3 +155,10 @@ class RecordApplicant:
 
     submission_id: str
     contact_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class DismissDuplicate:
+    """The case's applicant is not the contact it was flagged as a possible duplicate of."""
+
+    execution_id: uuid.UUID

@@ -82,6 +82,7 @@ def register(
                 email=contact.email,
                 phone=contact.phone,
                 as_of=contact.updated_at,
+                zip=contact.zip,
             ),
         )
         # after the summary: opening a case needs the contact known here

@@ -26,9 +26,9 @@ def create_app(settings: ExecutionsSettings | None = None) -> FastAPI:
     provisioning = Provisioning(definition_handlers)
     case_handlers = CaseHandlers(uow)
     projections = ProjectionHandlers(uow)
+    intake = IntakeHandlers(uow, case_handlers, provisioning)
     runtime.inbox_pruner(db, inbox)
     if settings.consumers_enabled:
-        intake = IntakeHandlers(uow, case_handlers, provisioning)
         consumers.register(broker, provisioning, projections, case_handlers, settings.consumer_group, intake)
 
     app = base_app(title="BYTE executions", version="0.1.0", lifespan=runtime.lifespan())
@@ -37,6 +37,7 @@ def create_app(settings: ExecutionsSettings | None = None) -> FastAPI:
     app.state.definition_handlers = definition_handlers
     app.state.provisioning = provisioning
     app.state.case_handlers = case_handlers
+    app.state.intake_handlers = intake
     app.state.definition_queries = DefinitionQueries(db)
     app.state.case_queries = CaseQueries(db)
     for router in api.routers:

@@ -163,6 +163,8 @@ contact_summaries = sa.Table(
             persisted=True,
         ),
     ),
+    # For possible duplicates at intake (same first and last name with the same zip).
+    sa.Column("zip", sa.Text),
 )
 sa.Index(
     "contact_summaries_search",
