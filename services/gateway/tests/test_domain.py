@@ -122,6 +122,10 @@ def test_levels():
         ("PUT", "/v1/executions/abc", Level.ADMIN),  # unlisted: admin by default
         ("POST", "/v1/executions/abc/status/extra", Level.ADMIN),
         ("POST", "/v1/exports/contacts", Level.READ),
+        # Formstack settings and raw submissions: admins only, reads included
+        ("GET", "/v1/formstack/submissions", Level.ADMIN),
+        ("HEAD", "/v1/formstack", Level.ADMIN),
+        ("GET", "/v1/formstackish", Level.READ),
     ],
 )
 def test_required_levels(method, path, level):

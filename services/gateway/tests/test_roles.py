@@ -42,6 +42,7 @@ MATRIX = [
     ("PATCH", "/v1/tasks/{id}/approve", {}, W, 503),
     ("DELETE", "/v1/tasks/{id}", None, W, 503),
     ("PUT", "/v1/formstack/config", {}, A, 503),
+    ("GET", "/v1/formstack/submissions", None, A, 503),
     ("GET", "/v1/dashboard", None, R, 503),
 ]
 

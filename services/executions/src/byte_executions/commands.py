@@ -130,9 +130,38 @@ class RecordContact:
     email: str | None
     phone: str | None
     as_of: datetime
+    zip: str | None = None
 
 
 @dataclass(frozen=True)
 class ForgetContact:
     contact_id: uuid.UUID
     at: datetime
+
+
+# --- intake (Formstack, through ingest and contacts) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordSubmission:
+    """ingest's half of an intake: the submission, mapped."""
+
+    submission_id: str
+    form_id: str
+    definition_id: uuid.UUID | None
+    variables: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordApplicant:
+    """contacts' half of an intake: the contact it took in for the submission."""
+
+    submission_id: str
+    contact_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class DismissDuplicate:
+    """The case's applicant is not the contact it was flagged as a possible duplicate of."""
+
+    execution_id: uuid.UUID

@@ -1,7 +1,10 @@
 """Kafka subscribers: parse the event into a command, call the handler.
 
 - `identity.organization.created|updated` (the gateway): the org's default definition, once.
-- `contact.*` (contacts): the contact summaries a case list shows.
+- `contact.*` (contacts): the contact summaries a case list shows; a `contact.upserted` naming a
+  Formstack submission is also the contacts half of its intake.
+- `submission.received` (ingest): the ingest half of an intake. The case opens when both halves
+  are in, whichever comes first (handlers/intake.py, ADR 7).
 - `workflow.step_entered`, `execution.status_changed`, `workflow.completed|failed|cancelled`
   (the worker): where a case stands. A status change for an unknown case, or a status its
   definition version lacks, is refused and so dead-lettered.
@@ -14,7 +17,8 @@ inbox in the same transaction as their effect.
 from __future__ import annotations
 
 from byte_contracts import Envelope, payload_model, topics
-from byte_contracts.contacts import ContactDeleted, ContactSnapshot
+from byte_contracts.contacts import ContactDeleted, ContactSnapshot, ContactUpserted
+from byte_contracts.ingest import SubmissionReceived
 from byte_contracts.workflow import (
     ExecutionStatusChanged,
     StepEntered,
@@ -31,11 +35,13 @@ from byte_executions.commands import (
     EndCase,
     ForgetContact,
     ProvisionOrg,
+    RecordApplicant,
     RecordContact,
     RecordStepEntered,
+    RecordSubmission,
 )
 from byte_executions.domain import RunState
-from byte_executions.handlers import CaseHandlers, ProjectionHandlers, Provisioning
+from byte_executions.handlers import CaseHandlers, IntakeHandlers, ProjectionHandlers, Provisioning
 from byte_executions.handlers.definitions import SERVICE
 
 SYSTEM_ACTOR = f"system:{SERVICE}"
@@ -43,6 +49,7 @@ SYSTEM_ACTOR = f"system:{SERVICE}"
 ORGANIZATION_TYPES = frozenset({"identity.organization.created", "identity.organization.updated"})
 CONTACT_SNAPSHOTS = frozenset({"contact.created", "contact.updated", "contact.upserted"})
 CONTACT_TYPES = CONTACT_SNAPSHOTS | {"contact.deleted"}
+INTAKE_TYPES = frozenset({"submission.received"})
 WORKFLOW_TYPES = frozenset(
     {"workflow.step_entered", "execution.status_changed", "workflow.completed", "workflow.failed", "workflow.cancelled"}
 )
@@ -54,6 +61,7 @@ def register(
     projections: ProjectionHandlers,
     cases: CaseHandlers,
     group: str,
+    intake: IntakeHandlers | None = None,
 ) -> None:
     async def on_organization(envelope: Envelope) -> None:
         organization = payload_model(envelope.type).model_validate(envelope.data).organization  # type: ignore[attr-defined]
@@ -77,7 +85,21 @@ def register(
                 email=contact.email,
                 phone=contact.phone,
                 as_of=contact.updated_at,
+                zip=contact.zip,
             ),
+        )
+        # after the summary: opening a case needs the contact known here
+        if intake is not None and envelope.type == "contact.upserted":
+            upserted = ContactUpserted.model_validate(envelope.data)
+            if upserted.submission_id:
+                await intake.applicant_upserted(ctx, RecordApplicant(upserted.submission_id, contact.id))
+
+    async def on_submission(envelope: Envelope) -> None:
+        assert intake is not None
+        received = SubmissionReceived.model_validate(envelope.data)
+        await intake.submission_received(
+            Context.of_event(envelope, actor=SYSTEM_ACTOR),
+            RecordSubmission(received.submission_id, received.form_id, received.definition_id, received.variables),
         )
 
     async def on_workflow(envelope: Envelope) -> None:
@@ -116,3 +138,5 @@ def register(
     subscribe(broker, topics.IDENTITY, group_id=f"{group}.identity", handler=on_organization, types=ORGANIZATION_TYPES)
     subscribe(broker, topics.CONTACTS, group_id=f"{group}.contacts", handler=on_contact, types=CONTACT_TYPES)
     subscribe(broker, topics.WORKFLOW, group_id=f"{group}.workflow", handler=on_workflow, types=WORKFLOW_TYPES)
+    if intake is not None:
+        subscribe(broker, topics.INGEST, group_id=f"{group}.intake", handler=on_submission, types=INTAKE_TYPES)

@@ -10,7 +10,7 @@ from byte_platform.unit_of_work import UnitOfWork
 from fastapi import FastAPI
 
 from byte_executions import api, consumers
-from byte_executions.handlers import CaseHandlers, DefinitionHandlers, ProjectionHandlers, Provisioning
+from byte_executions.handlers import CaseHandlers, DefinitionHandlers, IntakeHandlers, ProjectionHandlers, Provisioning
 from byte_executions.models import inbox, outbox
 from byte_executions.queries import CaseQueries, DefinitionQueries
 from byte_executions.queries.live import LiveStates
@@ -21,19 +21,20 @@ def create_app(settings: ExecutionsSettings | None = None) -> FastAPI:
     settings = settings or ExecutionsSettings()
     runtime = Runtime(settings)
     db = runtime.database()
-    broker = runtime.broker([topics.EXECUTIONS, topics.IDENTITY, topics.CONTACTS, topics.WORKFLOW])
+    broker = runtime.broker([topics.EXECUTIONS, topics.IDENTITY, topics.CONTACTS, topics.WORKFLOW, topics.INGEST])
     uow = UnitOfWork(db, runtime.outbox_relay(db, broker, outbox), inbox)
     definition_handlers = DefinitionHandlers(uow)
     provisioning = Provisioning(definition_handlers)
     case_handlers = CaseHandlers(uow)
     projections = ProjectionHandlers(uow)
+    intake = IntakeHandlers(uow, case_handlers, provisioning)
     runtime.inbox_pruner(db, inbox)
     live_states = LiveStates(
         settings.temporal_address, settings.temporal_namespace, settings.temporal_query_timeout_seconds
     )
     runtime.add("temporal client", live_states.connect)
     if settings.consumers_enabled:
-        consumers.register(broker, provisioning, projections, case_handlers, settings.consumer_group)
+        consumers.register(broker, provisioning, projections, case_handlers, settings.consumer_group, intake)
 
     app = base_app(title="BYTE executions", version="0.1.0", lifespan=runtime.lifespan())
     app.state.settings = settings
@@ -41,6 +42,7 @@ def create_app(settings: ExecutionsSettings | None = None) -> FastAPI:
     app.state.definition_handlers = definition_handlers
     app.state.provisioning = provisioning
     app.state.case_handlers = case_handlers
+    app.state.intake_handlers = intake
     app.state.definition_queries = DefinitionQueries(db)
     app.state.case_queries = CaseQueries(db)
     app.state.live_states = live_states

@@ -178,12 +178,31 @@ contact_summaries = sa.Table(
             persisted=True,
         ),
     ),
+    # For possible duplicates at intake (same first and last name with the same zip).
+    sa.Column("zip", sa.Text),
 )
 sa.Index(
     "contact_summaries_search",
     contact_summaries.c.search_text,
     postgresql_using="gin",
     postgresql_ops={"search_text": "gin_trgm_ops"},
+)
+
+# Intake: a Formstack submission opens a case once both halves are in, whichever comes first:
+# what ingest mapped (`submission.received`: form, definition, variables) and the contact that
+# contacts took in for it (`contact.upserted` naming the submission). See ADR 7.
+intake_submissions = sa.Table(
+    "intake_submissions",
+    metadata,
+    sa.Column("org_id", sa.Text, primary_key=True),
+    sa.Column("submission_id", sa.Text, primary_key=True),
+    sa.Column("received", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("form_id", sa.Text),
+    sa.Column("definition_id", UUID(as_uuid=True)),
+    sa.Column("variables", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("contact_id", UUID(as_uuid=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
 
 outbox = outbox_table(metadata)

@@ -23,6 +23,7 @@ from byte_gateway.schemas import UserPage, WebhookResult
 
 router = APIRouter()
 WEBHOOK_MAX_BYTES = 1_048_576
+FORMSTACK_WEBHOOK_SERVICE = "ingest"
 # Every method: the service that owns a path knows which it serves, and answers 405 with Allow.
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 
@@ -136,6 +137,15 @@ async def clerk_webhook(request: Request) -> WebhookResult:
         raise Problem(400, "Invalid webhook", "body is not JSON, or nests too deep") from None
     handlers: WebhookHandlers = request.app.state.webhook_handlers
     return WebhookResult(status=await handlers.apply(ApplyClerkDelivery(svix_id=headers["svix-id"], body=payload)))
+
+
+# Formstack posts here without a session: the ingest service authenticates each delivery by its
+# signature (or handshake key), so the gateway forwards it as it came, with no identity. The path
+# carries the org and the form's secret token; docs/errors.md and the ingest service document it.
+@router.post("/webhooks/formstack/{rest:path}", include_in_schema=False)
+async def formstack_webhook(request: Request) -> Response:
+    proxy: Proxy = request.app.state.proxy
+    return await proxy.forward(request, FORMSTACK_WEBHOOK_SERVICE, None)
 
 
 @router.get("/openapi.json", include_in_schema=False)

@@ -208,8 +208,15 @@ WRITE_RULES: tuple[Rule, ...] = (
 )
 
 
+# Prefixes whose every method, reads included, is for admins: the Formstack configuration (webhook
+# settings, mappings) and the raw submissions (applicants' data as received).
+ADMIN_ONLY_PREFIXES: tuple[str, ...] = ("/v1/formstack",)
+
+
 def required_level(method: str, path: str) -> Level:
     method = method.upper()
+    if any(path == prefix or path.startswith(prefix + "/") for prefix in ADMIN_ONLY_PREFIXES):
+        return Level.ADMIN
     if method in READ_METHODS:
         return Level.READ
     for rule in WRITE_RULES:

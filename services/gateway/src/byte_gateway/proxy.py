@@ -215,12 +215,13 @@ class Proxy:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def forward(self, request: Request, service: str, identity_token: str) -> Response:
+    async def forward(self, request: Request, service: str, identity_token: str | None) -> Response:
         base = self.service_urls.get(service)
         if base is None:
             raise UpstreamUnavailable(service, "it is not deployed behind this gateway", self.retry_after)
         headers = [(k, v) for k, v in request.headers.items() if _forwardable(k)]
-        headers.append((IDENTITY_HEADER, identity_token))
+        if identity_token is not None:  # None: a public path the service authenticates itself
+            headers.append((IDENTITY_HEADER, identity_token))
         headers.append((CORRELATION_HEADER, correlation_id.get() or ""))
         if request.client:
             headers.append(("x-forwarded-for", request.client.host))

@@ -3,6 +3,7 @@
 
 from byte_executions.handlers.cases import CaseHandlers
 from byte_executions.handlers.definitions import DefinitionHandlers, Provisioning
+from byte_executions.handlers.intake import IntakeHandlers
 from byte_executions.handlers.projections import ProjectionHandlers
 
-__all__ = ["CaseHandlers", "DefinitionHandlers", "ProjectionHandlers", "Provisioning"]
+__all__ = ["CaseHandlers", "DefinitionHandlers", "IntakeHandlers", "ProjectionHandlers", "Provisioning"]

@@ -34,11 +34,14 @@ class ProjectionHandlers:
                 last_name=cmd.last_name,
                 email=cmd.email,
                 phone=cmd.phone,
+                zip=cmd.zip,
                 as_of=cmd.as_of,
             )
             upsert = stmt.on_conflict_do_update(
                 index_elements=[summaries.c.org_id, summaries.c.contact_id],
-                set_={name: stmt.excluded[name] for name in ("first_name", "last_name", "email", "phone", "as_of")},
+                set_={
+                    name: stmt.excluded[name] for name in ("first_name", "last_name", "email", "phone", "zip", "as_of")
+                },
                 where=sa.or_(summaries.c.as_of.is_(None), summaries.c.as_of < stmt.excluded.as_of),
             ).returning(summaries.c.contact_id)
             return (await work.session.scalar(upsert)) is not None

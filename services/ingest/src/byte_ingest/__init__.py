@@ -1,0 +1,1 @@
+"""The ingest service: Formstack webhooks in, verified, deduplicated, mapped, handed on."""
