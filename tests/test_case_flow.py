@@ -20,11 +20,11 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from byte_contracts import topics
 from byte_contracts.definitions import applicant_review_document
 from byte_stack.devclerk import DEV_ORIGIN
 from byte_testing import eventually
+from byte_testing.kafka import groups_start_at_the_end
 from svix.webhooks import Webhook
 
 # How long one hop through the system (an event, a consumer, a workflow step) may take on a
@@ -43,19 +43,6 @@ GROUPS = {
 }
 
 
-async def start_at_the_end(bootstrap: str, topic: str, group: str) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        cluster = await consumer._client.fetch_all_metadata()
-        partitions = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()]
-        if partitions:
-            consumer.assign(partitions)
-            await consumer.commit(await consumer.end_offsets(partitions))
-    finally:
-        await consumer.stop()
-
-
 @pytest.fixture(scope="module")
 async def system(stack, start_service, fresh_database, clerk_issuer) -> AsyncIterator[dict[str, Any]]:
     """The whole system; its processes stop when the module ends (the worker must not go on
@@ -63,9 +50,8 @@ async def system(stack, start_service, fresh_database, clerk_issuer) -> AsyncIte
     run = uuid.uuid4().hex[:8]
     await asyncio.gather(
         *(
-            start_at_the_end(stack["kafka_bootstrap_servers"], topic, f"e2e-{service}-{run}.{suffix}")
+            groups_start_at_the_end(stack["kafka_bootstrap_servers"], f"e2e-{service}-{run}", groups)
             for service, groups in GROUPS.items()
-            for suffix, topic in groups.items()
         )
     )
 

@@ -3,7 +3,9 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from byte_contracts import topics
 from byte_platform.identity import HEADER
+from byte_testing.kafka import groups_start_at_the_end
 
 
 @pytest.fixture(scope="session")
@@ -12,10 +14,16 @@ def contacts_db(fresh_database) -> str:
 
 
 @pytest.fixture(scope="session")
-def contacts_service(start_service, contacts_db):
+async def contacts_service(start_service, contacts_db, stack):
     # Its own consumer group: other contacts processes of this session (on other databases)
     # must not take its share of the `ingest` partitions.
-    return start_service("contacts", database_url=contacts_db, consumer_group=f"contacts-test-{uuid.uuid4().hex[:8]}")
+    # Its groups start at the topics' ends: the shared topics' history is other tests' (and
+    # grows as the stack runs); every test here publishes what it needs after the start.
+    group = f"contacts-test-{uuid.uuid4().hex[:8]}"
+    await groups_start_at_the_end(
+        stack["kafka_bootstrap_servers"], group, {"intake": topics.INGEST, "update_requests": topics.WORKFLOW}
+    )
+    return start_service("contacts", database_url=contacts_db, consumer_group=group)
 
 
 @pytest.fixture

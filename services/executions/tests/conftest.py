@@ -5,10 +5,11 @@ from typing import Any
 
 import httpx
 import pytest
-from byte_contracts import Envelope, topic_for
+from byte_contracts import Envelope, topic_for, topics
 from byte_contracts.contacts import ContactCreated, ContactSnapshot
 from byte_platform.broker import make_broker
 from byte_platform.identity import HEADER
+from byte_testing.kafka import groups_start_at_the_end
 
 
 @pytest.fixture(scope="session")
@@ -17,12 +18,18 @@ def executions_db(fresh_database) -> str:
 
 
 @pytest.fixture(scope="session")
-def executions_service(start_service, executions_db):
+async def executions_service(start_service, executions_db, stack):
     # Its own consumer groups: other executions processes of this session (on other databases)
     # must not take its share of the `identity`, `contacts` and `workflow` partitions.
-    return start_service(
-        "executions", database_url=executions_db, consumer_group=f"executions-test-{uuid.uuid4().hex[:8]}"
+    # Its groups start at the topics' ends: the shared topics' history is other tests' (and
+    # grows as the stack runs); every test here publishes what it needs after the start.
+    group = f"executions-test-{uuid.uuid4().hex[:8]}"
+    await groups_start_at_the_end(
+        stack["kafka_bootstrap_servers"],
+        group,
+        {"identity": topics.IDENTITY, "contacts": topics.CONTACTS, "workflow": topics.WORKFLOW},
     )
+    return start_service("executions", database_url=executions_db, consumer_group=group)
 
 
 @pytest.fixture

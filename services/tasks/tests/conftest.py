@@ -4,9 +4,10 @@ from typing import Any
 
 import httpx
 import pytest
-from byte_contracts import Envelope, topic_for
+from byte_contracts import Envelope, topic_for, topics
 from byte_platform.broker import make_broker
 from byte_platform.identity import HEADER
+from byte_testing.kafka import groups_start_at_the_end
 
 
 @pytest.fixture(scope="session")
@@ -15,10 +16,16 @@ def tasks_db(fresh_database) -> str:
 
 
 @pytest.fixture(scope="session")
-def tasks_service(start_service, tasks_db):
+async def tasks_service(start_service, tasks_db, stack):
     # Its own consumer groups: other task-service processes of this session (on other
     # databases) must not take its share of the `workflow` and `identity` partitions.
-    return start_service("tasks", database_url=tasks_db, consumer_group=f"tasks-test-{uuid.uuid4().hex[:8]}")
+    # Its groups start at the topics' ends: the shared topics' history is other tests' (and
+    # grows as the stack runs); every test here publishes what it needs after the start.
+    group = f"tasks-test-{uuid.uuid4().hex[:8]}"
+    await groups_start_at_the_end(
+        stack["kafka_bootstrap_servers"], group, {"workflow": topics.WORKFLOW, "identity": topics.IDENTITY}
+    )
+    return start_service("tasks", database_url=tasks_db, consumer_group=group)
 
 
 @pytest.fixture

@@ -290,7 +290,7 @@ async def test_bad_queries_and_bodies_are_4xx(client, h):
             ("status", {}),
             ("move", {"status": "todo", "position": 1}),
             ("move", {}),
-            ("reject", {}),
+            ("reject", {"reason": "no"}),
             ("reject", {"comment": "  "}),
             ("approve", {"comment": ""}),
             ("approve", {"verdict": "yes"}),

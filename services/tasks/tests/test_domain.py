@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from byte_contracts.enums import TaskOutcome, TaskStatus, TaskType
+from byte_contracts.errors import Invalid
 from byte_tasks import domain
 from byte_tasks.domain import IllegalTransition, NotAllowed, TaskState
 
@@ -58,13 +59,28 @@ def test_status_changes_only_by_the_assignee_or_an_admin_and_done_is_final():
 def test_decisions_only_on_open_approval_tasks_by_the_assignee_or_an_admin():
     approval = task(task_type="approval", assigned_to="ann")
     domain.check_decision(approval, ANN, TaskOutcome.APPROVED)
-    domain.check_decision(task(task_type="approval"), ADMIN, TaskOutcome.REJECTED)
+    domain.check_decision(task(task_type="approval"), ADMIN, TaskOutcome.REJECTED, "no references")
     with pytest.raises(IllegalTransition, match="only approval tasks"):
         domain.check_decision(task(assigned_to="ann"), ANN, TaskOutcome.APPROVED)
     with pytest.raises(IllegalTransition, match="already done"):
         domain.check_decision(task(status="done", task_type="approval", assigned_to="ann"), ANN, TaskOutcome.REJECTED)
     with pytest.raises(NotAllowed):
         domain.check_decision(approval, BOB, TaskOutcome.REJECTED)
+
+
+def test_a_rejection_needs_a_comment_unless_the_tasks_case_step_waived_it():
+    standalone = task(task_type="approval", assigned_to="ann")
+    of_a_case = TaskState(TaskStatus.TODO, TaskType.APPROVAL, "ann", "manager", uuid.uuid4(), "system:tasks")
+    strict = TaskState(
+        TaskStatus.TODO, TaskType.APPROVAL, "ann", "manager", uuid.uuid4(), "system:tasks",
+        {"comment_required_on_reject": True},
+    )  # fmt: skip
+    for needs_one in (standalone, strict):
+        with pytest.raises(Invalid, match="needs a comment"):
+            domain.check_decision(needs_one, ANN, TaskOutcome.REJECTED)
+        domain.check_decision(needs_one, ANN, TaskOutcome.REJECTED, "incomplete file")
+        domain.check_decision(needs_one, ANN, TaskOutcome.APPROVED)
+    domain.check_decision(of_a_case, ANN, TaskOutcome.REJECTED)
 
 
 def test_unclaim_edit_delete_rules():

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from byte_contracts import topics
 from byte_contracts.definitions import applicant_review_document
 from byte_contracts.enums import ExecutionSource, TaskOutcome, TaskPriority, TaskStatus, TaskType
@@ -21,25 +20,11 @@ from byte_contracts.executions import (
     ExecutionSnapshot,
 )
 from byte_contracts.tasks import TaskCompleted, TaskSnapshot
+from byte_testing.kafka import groups_start_at_the_end
 from byte_worker.messages import STATE, CaseState, case_workflow_id, event_id
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
-
-
-async def start_at_the_end(bootstrap: str, topic: str, group: str) -> None:
-    """Commits `group`'s offsets at `topic`'s end: a new worker acts only on what comes next, not
-    on the topic's history (other tests' cases, which it would start)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        cluster = await consumer._client.fetch_all_metadata()
-        partitions = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()]
-        if partitions:
-            consumer.assign(partitions)
-            await consumer.commit(await consumer.end_offsets(partitions))
-    finally:
-        await consumer.stop()
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +32,9 @@ async def worker(stack, start_service) -> AsyncIterator[Any]:
     """A worker process of this module's own: its own consumer groups (from the topics' ends) and
     its own task queue, stopped when the module ends so it never acts on later tests' cases."""
     group = f"worker-test-{uuid.uuid4().hex[:8]}"
-    for topic in (topics.EXECUTIONS, topics.TASKS):
-        await start_at_the_end(stack["kafka_bootstrap_servers"], topic, f"{group}.{topic}")
+    await groups_start_at_the_end(
+        stack["kafka_bootstrap_servers"], group, {"executions": topics.EXECUTIONS, "tasks": topics.TASKS}
+    )
     process = start_service(
         "worker", consumer_group=group, temporal_task_queue=f"cases-{group}", signal_start_patience_seconds="30"
     )

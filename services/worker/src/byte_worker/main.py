@@ -39,7 +39,7 @@ def create_app(settings: WorkerSettings | None = None) -> FastAPI:
     settings = settings or WorkerSettings()
     runtime = Runtime(settings)
     temporal = temporal_client(runtime, settings)
-    broker = runtime.broker([topics.WORKFLOW, topics.CONTACTS, topics.EXECUTIONS, topics.TASKS])
+    broker = runtime.broker([topics.WORKFLOW, topics.EXECUTIONS, topics.TASKS])
     # The worker cannot do anything useful without Kafka (cases publish all they do), so the
     # broker is a readiness requirement here, not a degradation.
     runtime.checks["broker"] = runtime.degraded_checks.pop("broker")
