@@ -44,7 +44,12 @@ GROUPS = {
 
 
 @pytest.fixture(scope="module")
-async def system(stack, start_service, fresh_database, clerk_issuer) -> AsyncIterator[dict[str, Any]]:
+def orgs() -> list[str]:
+    return [f"org_{uuid.uuid4().hex[:12]}" for _ in range(3)]
+
+
+@pytest.fixture(scope="module")
+async def system(stack, start_service, fresh_database, clerk_issuer, orgs) -> AsyncIterator[dict[str, Any]]:
     """The whole system; its processes stop when the module ends (the worker must not go on
     acting on later tests' cases)."""
     run = uuid.uuid4().hex[:8]
@@ -62,6 +67,8 @@ async def system(stack, start_service, fresh_database, clerk_issuer) -> AsyncIte
             # the shared topics carry other sessions' completions of tasks whose cases never
             # started here: waiting a few seconds for those is enough (ours always exist)
             extra["signal_start_patience_seconds"] = "15"
+            # and only this module's orgs: other sessions' cases are not its to run or wait behind
+            extra["org_ids"] = ",".join(orgs)
         else:
             extra["database_url"] = fresh_database(service)
         return start_service(service, **extra)
@@ -92,8 +99,8 @@ async def system(stack, start_service, fresh_database, clerk_issuer) -> AsyncIte
 class Org:
     """One org, its people (an admin, a reviewer, a manager) as gateway clients."""
 
-    def __init__(self, system: dict[str, Any], clerk_issuer, mail_url: str) -> None:
-        self.id = f"org_{uuid.uuid4().hex[:12]}"
+    def __init__(self, org_id: str, system: dict[str, Any], clerk_issuer, mail_url: str) -> None:
+        self.id = org_id
         self.name = f"Lakeside {self.id[-4:]}"
         self.system = system
         self.mail_url = mail_url
@@ -252,12 +259,12 @@ async def escalate(org: Org) -> None:
 
 # five processes to start on a shared machine, and a review that must time out after a minute
 @pytest.mark.timeout(600)
-async def test_cases_approved_rejected_and_escalated_through_the_gateway(system, clerk_issuer, stack):
+async def test_cases_approved_rejected_and_escalated_through_the_gateway(system, orgs, clerk_issuer, stack):
     mail = stack["mail_http_url"]
     async with (
-        Org(system, clerk_issuer, mail) as approving,
-        Org(system, clerk_issuer, mail) as rejecting,
-        Org(system, clerk_issuer, mail) as escalating,
+        Org(orgs[0], system, clerk_issuer, mail) as approving,
+        Org(orgs[1], system, clerk_issuer, mail) as rejecting,
+        Org(orgs[2], system, clerk_issuer, mail) as escalating,
     ):
         orgs = (approving, rejecting, escalating)
         for org in orgs:

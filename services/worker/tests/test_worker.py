@@ -26,6 +26,16 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+# The orgs this module's worker serves: the shared topics also carry other sessions' cases,
+# which it must neither run nor wait behind.
+ORGS = [f"org_{uuid.uuid4().hex[:12]}" for _ in range(4)]
+_next_org = iter(ORGS)
+
+
+@pytest.fixture
+def org_id() -> str:
+    return next(_next_org)
+
 
 @pytest.fixture(scope="module")
 async def worker(stack, start_service) -> AsyncIterator[Any]:
@@ -36,7 +46,11 @@ async def worker(stack, start_service) -> AsyncIterator[Any]:
         stack["kafka_bootstrap_servers"], group, {"executions": topics.EXECUTIONS, "tasks": topics.TASKS}
     )
     process = start_service(
-        "worker", consumer_group=group, temporal_task_queue=f"cases-{group}", signal_start_patience_seconds="30"
+        "worker",
+        consumer_group=group,
+        temporal_task_queue=f"cases-{group}",
+        signal_start_patience_seconds="30",
+        org_ids=",".join(ORGS),
     )
     yield process
     process.stop()

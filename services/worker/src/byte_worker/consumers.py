@@ -61,8 +61,15 @@ def case_input(envelope: Envelope, created: ExecutionCreated) -> CaseInput:
     )
 
 
-def register(broker: KafkaBroker, handlers: CaseHandlers, group: str) -> None:
+def register(broker: KafkaBroker, handlers: CaseHandlers, group: str, orgs: frozenset[str] = frozenset()) -> None:
+    """`orgs`: only these orgs' events (empty: every org's)."""
+
+    def ours(envelope: Envelope) -> bool:
+        return not orgs or envelope.org_id in orgs
+
     async def on_execution(envelope: Envelope) -> None:
+        if not ours(envelope):
+            return
         ctx = Context.of_event(envelope)
         event_id = str(envelope.id)
         if envelope.type == "execution.created":
@@ -86,6 +93,8 @@ def register(broker: KafkaBroker, handlers: CaseHandlers, group: str) -> None:
             await handlers.signal(ctx, SignalCase(cancel.execution_id, CANCEL, signal_, envelope.occurred_at))
 
     async def on_task(envelope: Envelope) -> None:
+        if not ours(envelope):
+            return
         ctx = Context.of_event(envelope)
         if envelope.type == "task.completed":
             completed = TaskCompleted.model_validate(envelope.data)

@@ -50,7 +50,7 @@ def create_app(settings: WorkerSettings | None = None) -> FastAPI:
     )
     temporal_worker(runtime, settings, temporal, CaseActivities(broker, settings))
     if settings.consumers_enabled:
-        consumers.register(broker, handlers, settings.consumer_group)
+        consumers.register(broker, handlers, settings.consumer_group, settings.served_orgs)
 
     app = base_app(title="BYTE worker", version="0.1.0", lifespan=runtime.lifespan())
     app.state.settings = settings

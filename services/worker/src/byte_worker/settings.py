@@ -21,6 +21,14 @@ class WorkerSettings(ServiceSettings):
     # dead-lettered, so a case that never starts cannot hold its partition for good.
     signal_start_patience_seconds: float = 300.0
 
+    # Serve only these orgs' cases (comma-separated ids; empty: every org). A deployment that runs
+    # beside another on the same topics (a canary, a test on a shared broker) takes its share only.
+    org_ids: str = ""
+
+    @property
+    def served_orgs(self) -> frozenset[str]:
+        return frozenset(org.strip() for org in self.org_ids.split(",") if org.strip())
+
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
     smtp_username: str | None = None
