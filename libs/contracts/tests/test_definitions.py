@@ -322,6 +322,18 @@ BROKEN = [
         "steps[2].config.on_timeout.notify_everyone",
         "unknown field",
     ),
+    (
+        "unknown task-deleted action",
+        _set(f"steps.{APPROVAL}.config.on_task_deleted", {"action": "ignore"}),
+        "steps[5].config.on_task_deleted.action",
+        "unknown action 'ignore'",
+    ),
+    (
+        "task-deleted hold with a field",
+        _set(f"steps.{APPROVAL}.config.on_task_deleted", {"action": "on_hold", "status": "x"}),
+        "steps[5].config.on_task_deleted.status",
+        "unknown field",
+    ),
     # unique ids
     (
         "duplicate step id",
@@ -578,6 +590,15 @@ BROKEN = [
         ),
         "steps[2].config.on_timeout.notify.body",
         "contact has no field 'salary'",
+    ),
+    (
+        "a template in a deleted task's escalation notice",
+        _set(
+            f"steps.{REVIEW}.config.on_task_deleted",
+            {"action": "escalate", "notify": {"to": "boss@example.org", "subject": "Gone", "body": "{{ org.id }}"}},
+        ),
+        "steps[2].config.on_task_deleted.notify.body",
+        "use org.name",
     ),
     (
         "update_contact outside contact fields",
@@ -1016,6 +1037,27 @@ def test_variables_at_a_join_offer_only_what_every_path_produced():
 # ----- JSON Schema ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("on_task_deleted", "outcomes"),
+    [
+        (None, ("completed",)),
+        ({"action": "on_hold"}, ("completed",)),
+        ({"action": "escalate"}, ("completed",)),
+        ({"action": "escalate", "reassign_to_role": "manager", "raise_priority_to": "high"}, ("completed",)),
+        ({"action": "continue"}, ("completed", "task_deleted")),
+    ],
+)
+def test_a_wait_says_what_happens_when_its_task_is_deleted(on_task_deleted, outcomes):
+    data = applicant()
+    if on_task_deleted is not None:
+        data["steps"][REVIEW]["config"]["on_task_deleted"] = on_task_deleted
+    assert validate_definition(data) == []
+    d = Definition.model_validate(data)
+    assert d.steps[REVIEW].config.when_task_deleted.action == (on_task_deleted or {"action": "on_hold"})["action"]
+    refs = {ref.path: ref for ref in variables_at(d, "decide")}
+    assert refs["steps.review.outcome"].values == outcomes
+
+
 def test_the_json_schema_describes_definitions():
     schema = definition_json_schema()
     assert schema["x-language-version"] == 1
@@ -1028,6 +1070,12 @@ def test_the_json_schema_describes_definitions():
     mapping = schema["properties"]["steps"]["items"]["discriminator"]["mapping"]
     assert set(mapping) == set(StepType)
     assert schema["$defs"]["AssignTaskConfig"]["properties"]["title"]["format"] == "byte-template"
+    assert "on_task_deleted" in schema["$defs"]["WaitForApprovalConfig"]["properties"]
+    on_deleted = applicant()
+    on_deleted["steps"][REVIEW]["config"]["on_task_deleted"] = {"action": "continue"}
+    assert validator.is_valid(on_deleted)
+    on_deleted["steps"][REVIEW]["config"]["on_task_deleted"] = {"action": "shrug"}
+    assert not validator.is_valid(on_deleted)
 
 
 # ----- no mutation makes the validator raise ----------------------------------------------

@@ -16,7 +16,17 @@ from typing import Any
 
 import pytest
 from byte_contracts.definitions import applicant_review_document
-from byte_worker.messages import STATE, CaseInput, CaseState, EmailInput, PublishInput, case_workflow_id
+from byte_testing import eventually
+from byte_worker.messages import (
+    STATE,
+    CaseInput,
+    CaseState,
+    EmailInput,
+    PublishInput,
+    TaskCompletedSignal,
+    TaskDeletedSignal,
+    case_workflow_id,
+)
 from byte_worker.workflows import CaseWorkflow
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
@@ -143,3 +153,67 @@ async def running_cases(client: Client, outside: Outside | None = None) -> Async
 async def cases(time_skipping: WorkflowEnvironment) -> AsyncIterator[Cases]:
     async with running_cases(time_skipping.client) as found:
         yield found
+
+
+# ----- definitions and signals, as a test writes them ----------------------------------------
+
+
+def step(id: str, type: str, config: dict[str, Any] | None = None, **more: Any) -> dict[str, Any]:
+    return {
+        "id": id,
+        "type": type,
+        "name": id.replace("_", " ").capitalize(),
+        "phase_id": "main",
+        "config": config or {},
+        **more,
+    }
+
+
+def definition(*steps: dict[str, Any], **more: Any) -> dict[str, Any]:
+    """A definition document: a manual trigger, then `steps`, in one phase."""
+    return {
+        "language_version": 1,
+        "name": "Test process",
+        "phases": [{"id": "main", "name": "Main"}],
+        "steps": [step("start", "trigger", {"sources": ["manual"]}), *steps],
+        **more,
+    }
+
+
+def completion(
+    step_id: str,
+    outcome: str = "completed",
+    *,
+    by: str = "user_rev",
+    comment: str | None = None,
+    iteration: int | None = 1,
+) -> TaskCompletedSignal:
+    return TaskCompletedSignal(
+        event_id=str(uuid.uuid4()),
+        task_id=uuid.uuid4(),
+        step_id=step_id,
+        iteration=iteration,
+        outcome=outcome,
+        comment=comment,
+        completed_by=by,
+    )
+
+
+def deletion(step_id: str, iteration: int | None = 1) -> TaskDeletedSignal:
+    return TaskDeletedSignal(event_id=str(uuid.uuid4()), task_id=uuid.uuid4(), step_id=step_id, iteration=iteration)
+
+
+async def state_where(cases: Cases, handle: WorkflowHandle[Any, Any], what: str, check: Any) -> CaseState:
+    """The case's state once `check(state)` holds (polled through the `state` query)."""
+
+    async def probe() -> CaseState | None:
+        state = await cases.state(handle)
+        return state if check(state) else None
+
+    return await eventually(probe, what=what)
+
+
+async def waiting_on(cases: Cases, handle: WorkflowHandle[Any, Any], task_step: str) -> CaseState:
+    return await state_where(
+        cases, handle, f"the case waits on {task_step}", lambda s: s.waiting_on_step_id == task_step
+    )

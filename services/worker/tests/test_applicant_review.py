@@ -3,33 +3,13 @@ review that times out and escalates."""
 
 from __future__ import annotations
 
-import uuid
+from datetime import timedelta
 
 from byte_testing import eventually
-from byte_worker.messages import APPROVAL_SUBMITTED, TASK_COMPLETED, CaseState, TaskCompletedSignal
+from byte_worker.messages import APPROVAL_SUBMITTED, TASK_COMPLETED
+from temporalio.testing import WorkflowEnvironment
 
-from .conftest import Cases, case_input
-
-
-def completion(step_id: str, outcome: str, *, by: str = "user_rev", comment: str | None = None, iteration=1):
-    return TaskCompletedSignal(
-        event_id=str(uuid.uuid4()),
-        task_id=uuid.uuid4(),
-        step_id=step_id,
-        iteration=iteration,
-        outcome=outcome,
-        comment=comment,
-        completed_by=by,
-    )
-
-
-async def waiting_on(cases: Cases, handle, step_id: str) -> CaseState:
-    async def probe():
-        state = await cases.state(handle)
-        assert state.waiting_on_step_id == step_id, state
-        return state
-
-    return await eventually(probe, what=f"the case waits on {step_id}")
+from .conftest import Cases, case_input, completion, waiting_on
 
 
 async def test_an_approved_applicant_is_welcomed(cases: Cases):
@@ -88,3 +68,65 @@ async def test_an_approved_applicant_is_welcomed(cases: Cases):
         "mark_approved",
         "welcome_email",
     ]
+
+
+async def test_a_rejected_applicant_is_told(cases: Cases):
+    case = case_input()
+    handle = await cases.start(case)
+    await waiting_on(cases, handle, "assign_review")
+    await handle.signal(TASK_COMPLETED, completion("assign_review"))
+    await waiting_on(cases, handle, "assign_approval")
+    await handle.signal(
+        APPROVAL_SUBMITTED, completion("assign_approval", "rejected", by="user_mgr", comment="No license")
+    )
+    final = await handle.result()
+
+    assert final.finished == "completed"
+    assert final.status == "rejected"
+    [email] = cases.outside.emails
+    assert email.subject == "Your application to Lakeside Sheriff's Office"
+    assert email.text.startswith("Hi Ada,")
+    assert email.message_id == f"<case-{case.execution_id}.rejection_email.1@byte>"
+    [decide] = [r for r in final.history if r.step_id == "decide"]
+    assert decide.outcome == "else"
+    statuses = [e["data"] for e in cases.outside.of_type("execution.status_changed")]
+    assert [(s["previous_status"], s["status"], s["step_id"]) for s in statuses] == [
+        ("submitted", "in_review", "mark_in_review"),
+        ("in_review", "rejected", "mark_rejected"),
+    ]
+
+
+async def test_a_review_left_too_long_is_escalated_to_a_manager(cases: Cases, time_skipping: WorkflowEnvironment):
+    case = case_input()
+    handle = await cases.start(case)
+    waiting = await waiting_on(cases, handle, "assign_review")
+    assert waiting.waiting_until == waiting.waiting_since + timedelta(days=3)
+
+    await time_skipping.sleep(timedelta(days=3, minutes=1))
+    [escalation] = await eventually(lambda: cases.outside.of_type("workflow.task_update_requested"))
+    assert escalation["data"] == {
+        "execution_id": str(case.execution_id),
+        "step_id": "assign_review",
+        "iteration": 1,
+        "reason": "escalation",
+        "title": None,
+        "description": None,
+        "assigned_role": "manager",
+        "assigned_to": None,
+        "priority": "high",
+        "due_date": None,
+        "due_in_seconds": None,
+    }
+    still = await cases.state(handle)
+    assert still.waiting_on_step_id == "assign_review"
+    assert still.waiting_until is None  # escalation happens once; then the wait has no end
+
+    await time_skipping.sleep(timedelta(days=30))
+    assert len(cases.outside.of_type("workflow.task_update_requested")) == 1
+    await handle.signal(TASK_COMPLETED, completion("assign_review", by="user_mgr"))
+    await waiting_on(cases, handle, "assign_approval")
+    await handle.signal(APPROVAL_SUBMITTED, completion("assign_approval", "approved", by="user_mgr"))
+    final = await handle.result()
+    assert final.status == "approved"
+    [review] = [r for r in final.history if r.step_id == "review"]
+    assert review.outcome == "completed"
