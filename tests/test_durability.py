@@ -15,8 +15,8 @@ is under way:
    dies as soon as the first of these cases' emails reaches the sink, while the rest go out.
 
 Then every case has its final status and its workflow is closed in Temporal; the tasks
-database holds exactly one task per (case, assign step); the mail sink holds exactly one email
-per case, under the Message-ID of its email step. Only this test's org and applicants are
+database holds exactly one task per (case, assign step); the mail sink holds every case's email
+under exactly one Message-ID, its email step's (a resend after a kill shows as that same id). Only this test's org and applicants are
 looked at (the stack is shared).
 
 The people's views are read for all cases at once (one listing of tasks and one of cases a
@@ -44,7 +44,7 @@ from byte_testing import eventually
 from byte_testing.processes import ServiceProcess
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from tests.test_case_flow import Org, consumed, system  # noqa: F401  (`system` is a fixture)
+from tests.e2e import Org, consumed
 
 CASES = 50
 # A killed worker's activities are only given up on at their start-to-close timeout (an email
@@ -252,15 +252,20 @@ async def crash_through(run: Run, processes: dict[str, ServiceProcess], crashes:
 # five processes on a shared two-core machine, four of them crashing, and a minute's wait for
 # the emails a killed worker was sending
 @pytest.mark.timeout(900)
-async def test_fifty_cases_survive_killed_processes(system, clerk_issuer, h, stack):  # noqa: F811
+async def test_fifty_cases_survive_killed_processes(system, orgs, clerk_issuer, h, stack):
     temporal = await Client.connect(stack["temporal_address"], namespace="default")
     tasks_dsn = sa.make_url(system["tasks"].env["DATABASE_URL"]).set(drivername="postgresql")
     crashes = Crashes()
-    async with Org(system, clerk_issuer, h, stack["mail_http_url"]) as org:
+    async with Org(orgs[-1], system, clerk_issuer, stack["mail_http_url"]) as org:
         run = Run(org, stack, tasks_dsn.render_as_string(hide_password=False))
+        named_before = await consumed(system["executions"], "identity.organization.created")
         await org.created_in_clerk()
+
         # the emails name the org: the executions service knows it before a case opens
-        await h.eventually(lambda: consumed(system["executions"], "identity.organization.created"))
+        async def named() -> bool:
+            return await consumed(system["executions"], "identity.organization.created") > named_before
+
+        await h.eventually(named)
         watching = asyncio.create_task(run.watch())
         try:
             await crash_through(run, system, crashes)
@@ -286,11 +291,12 @@ async def test_fifty_cases_survive_killed_processes(system, clerk_issuer, h, sta
         return mail
 
     mail = await eventually(every_email_delivered, timeout=30)
-    by_id = Counter(m["message_id"] for m in mail)
     for n, case in enumerate(run.cases):
         step = "welcome_email" if outcome_of(n) == "approved" else "rejection_email"
         message_id = f"<case-{case['id']}.{step}.1@byte>"
         to = run.applicants[case["id"]]["email"].lower()
-        assert [m["message_id"] for m in mail if m["to"] == to] == [message_id], crashes.log
-        assert by_id[message_id] == 1, (message_id, crashes.log)
+        # one email per send step = one Message-ID: a worker killed between the server's "250 OK"
+        # and Temporal recording the send resends it under the same id (SMTP cannot promise one
+        # delivery; the id makes the duplicate detectable, as the issue asks)
+        assert {m["message_id"] for m in mail if m["to"] == to} == {message_id}, crashes.log
     print("; ".join(crashes.log))
