@@ -90,7 +90,10 @@ async def load(
     async def worker() -> None:
         for i in counter:
             t0 = time.perf_counter()
-            r = await client.get(url, params=params[i % len(params)], headers=headers)
+            try:
+                r = await client.get(url, params=params[i % len(params)], headers=headers)
+            except httpx.TransportError as exc:
+                raise RuntimeError(f"GET {url} (request {i}): {type(exc).__name__}: {exc}") from exc
             latencies.append(time.perf_counter() - t0)
             r.raise_for_status()
 

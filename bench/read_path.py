@@ -21,8 +21,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psutil
 import psycopg
 from byte_platform.identity import HEADER, mint
 from byte_testing.plugin import ClerkIssuer
@@ -87,6 +89,10 @@ class Bare:
             self.proc.wait(10)
 
 
+def _cpu(times: Any) -> float:
+    return float(times.user + times.system)
+
+
 def combined(rounds: list[tuple[list[float], float]]) -> dict:
     return summarize([x for latencies, _ in rounds for x in latencies], sum(elapsed for _, elapsed in rounds))
 
@@ -130,22 +136,37 @@ async def run(args: argparse.Namespace) -> dict:
             }
             session = {"Authorization": f"Bearer {issuer.token(ORG, 'bench', 'admin', exp=int(time.time()) + 3600)}"}
             paths = {"bare": (bare.url, {}), "service": (contacts.url, direct), "gateway": (gateway.url, session)}
+            # CPU time each server process spends per request, its own only (the gateway's
+            # excludes the service behind it): unlike latency, hardly moved by other load
+            processes = {
+                name: psutil.Process(server.proc.pid)
+                for name, server in (("bare", bare), ("service", contacts), ("gateway", gateway))
+                if server.proc is not None
+            }
             for clients in (1, 16):
                 rounds: dict[str, list[tuple[list[float], float]]] = {name: [] for name in paths}
                 async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=clients * 2)) as client:
                     for url, headers in paths.values():  # warm-up
                         await load(client, f"{url}/v1/contacts", PAGE, 200, clients, headers)
+                    cpu_seconds = dict.fromkeys(paths, 0.0)
                     for _ in range(args.rounds):
                         for name, (url, headers) in paths.items():
+                            before = processes[name].cpu_times()
                             rounds[name].append(
                                 await load(client, f"{url}/v1/contacts", PAGE, args.requests, clients, headers)
                             )
+                            cpu_seconds[name] += _cpu(processes[name].cpu_times()) - _cpu(before)
                 measured = {name: combined(r) for name, r in rounds.items()}
+                for name, seconds in cpu_seconds.items():
+                    measured[name]["cpu_ms_per_request"] = round(seconds * 1000 / measured[name]["requests"], 3)
                 results[f"{clients}_clients"] = {
                     **measured,
                     "service_over_bare_p50": round(measured["service"]["p50_ms"] / measured["bare"]["p50_ms"], 2),
                     "gateway_added_p50_ms": round(measured["gateway"]["p50_ms"] - measured["service"]["p50_ms"], 2),
                     "gateway_over_service_rps": round(measured["gateway"]["rps"] / measured["service"]["rps"], 2),
+                    "service_over_bare_cpu": round(
+                        measured["service"]["cpu_ms_per_request"] / measured["bare"]["cpu_ms_per_request"], 2
+                    ),
                 }
         finally:
             gateway.stop()

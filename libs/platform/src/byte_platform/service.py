@@ -24,6 +24,10 @@ def serve(app_path: str, settings: ServiceSettings) -> None:
         port=settings.port,
         log_config=None,
         access_log=False,
+        # named, not "auto": a missing one would otherwise fall back to the pure-Python loop
+        # and parser without a word, and every request would pay for it
+        loop="uvloop",
+        http="httptools",
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
         proxy_headers=False,
     )
