@@ -5,10 +5,18 @@ from typing import Any
 
 import httpx
 import pytest
-from byte_contracts import Envelope, topic_for
+from byte_contracts import Envelope, topic_for, topics
 from byte_contracts.contacts import ContactCreated, ContactSnapshot
 from byte_platform.broker import make_broker
 from byte_platform.identity import HEADER
+from byte_testing.kafka import start_at_the_end
+
+SUBSCRIPTIONS = {
+    "identity": topics.IDENTITY,
+    "contacts": topics.CONTACTS,
+    "workflow": topics.WORKFLOW,
+    "intake": topics.INGEST,
+}
 
 
 @pytest.fixture(scope="session")
@@ -17,12 +25,15 @@ def executions_db(fresh_database) -> str:
 
 
 @pytest.fixture(scope="session")
-def executions_service(start_service, executions_db):
+async def executions_service(start_service, executions_db, stack):
     # Its own consumer groups: other executions processes of this session (on other databases)
-    # must not take its share of the `identity`, `contacts` and `workflow` partitions.
-    return start_service(
-        "executions", database_url=executions_db, consumer_group=f"executions-test-{uuid.uuid4().hex[:8]}"
-    )
+    # must not take its share of the `identity`, `contacts`, `workflow` and `ingest` partitions.
+    # They start at the topics' end: the shared history (every test's contacts and intake
+    # submissions, which it would turn into cases) is not this service's to replay.
+    group = f"executions-test-{uuid.uuid4().hex[:8]}"
+    for name, topic in SUBSCRIPTIONS.items():
+        await start_at_the_end(stack["kafka_bootstrap_servers"], topic, f"{group}.{name}")
+    return start_service("executions", database_url=executions_db, consumer_group=group)
 
 
 @pytest.fixture

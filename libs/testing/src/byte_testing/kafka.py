@@ -46,3 +46,21 @@ class OwnKafka:
     async def stop(self) -> None:
         """A controlled shutdown; its data stays for the next start."""
         await asyncio.to_thread(stack_kafka.stop, self.state)
+
+
+async def start_at_the_end(bootstrap: str, topic: str, group: str) -> None:
+    """Commits `group`'s offsets at `topic`'s end, so a new consumer group reads only what comes
+    next, not the shared topic's history (other tests' orgs, which it would act on and be slowed
+    by). A topic that does not exist yet has no history: nothing to do."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        cluster = await consumer._client.fetch_all_metadata()
+        partitions = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()]
+        if partitions:
+            consumer.assign(partitions)
+            await consumer.commit(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()
