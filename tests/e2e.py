@@ -26,7 +26,12 @@ WEBHOOK_SECRET = "whsec_" + "ZTJlLWNhc2UtZmxvdy13ZWJob29rLXNlY3JldA=="
 GROUPS = {
     "contacts": {"intake": topics.INGEST, "update_requests": topics.WORKFLOW},
     "tasks": {"workflow": topics.WORKFLOW, "identity": topics.IDENTITY},
-    "executions": {"identity": topics.IDENTITY, "contacts": topics.CONTACTS, "workflow": topics.WORKFLOW},
+    "executions": {
+        "identity": topics.IDENTITY,
+        "contacts": topics.CONTACTS,
+        "workflow": topics.WORKFLOW,
+        "intake": topics.INGEST,
+    },
     "worker": {"executions": topics.EXECUTIONS, "tasks": topics.TASKS},
 }
 

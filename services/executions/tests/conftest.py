@@ -20,14 +20,14 @@ def executions_db(fresh_database) -> str:
 @pytest.fixture(scope="session")
 async def executions_service(start_service, executions_db, stack):
     # Its own consumer groups: other executions processes of this session (on other databases)
-    # must not take its share of the `identity`, `contacts` and `workflow` partitions.
+    # must not take its share of the `identity`, `contacts`, `workflow` and `ingest` partitions.
     # Its groups start at the topics' ends: the shared topics' history is other tests' (and
     # grows as the stack runs); every test here publishes what it needs after the start.
     group = f"executions-test-{uuid.uuid4().hex[:8]}"
     await groups_start_at_the_end(
         stack["kafka_bootstrap_servers"],
         group,
-        {"identity": topics.IDENTITY, "contacts": topics.CONTACTS, "workflow": topics.WORKFLOW},
+        {"identity": topics.IDENTITY, "contacts": topics.CONTACTS, "workflow": topics.WORKFLOW, "intake": topics.INGEST},
     )
     return start_service("executions", database_url=executions_db, consumer_group=group)
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from byte_contracts import topics
 from byte_platform.identity import HEADER
+from byte_testing.kafka import start_at_the_end
 
 SUBSCRIPTIONS = {
     "ingest": {"cases": topics.EXECUTIONS},
@@ -25,21 +25,6 @@ SUBSCRIPTIONS = {
         "intake": topics.INGEST,
     },
 }
-
-
-async def start_at_the_end(bootstrap: str, topic: str, group: str) -> None:
-    """Commits `group`'s offsets at `topic`'s end, so a new consumer group reads only what comes
-    next, not the topic's history (other tests' orgs, which it would act on)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        cluster = await consumer._client.fetch_all_metadata()
-        partitions = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()]
-        if partitions:
-            consumer.assign(partitions)
-            await consumer.commit(await consumer.end_offsets(partitions))
-    finally:
-        await consumer.stop()
 
 
 @pytest.fixture(scope="session")
