@@ -15,9 +15,9 @@ is under way:
    dies as soon as the first of these cases' emails reaches the sink, while the rest go out.
 
 Then every case has its final status and its workflow is closed in Temporal; the tasks
-database holds exactly one task per (case, assign step); the mail sink holds every case's email
-under exactly one Message-ID, its email step's (a resend after a kill shows as that same id). Only this test's org and applicants are
-looked at (the stack is shared).
+database holds exactly one task per (case, assign step); the mail sink holds every case's
+email under exactly one Message-ID, its email step's (a resend after a kill shows as that same
+id). Only this test's org and applicants are looked at (the stack is shared).
 
 The people's views are read for all cases at once (one listing of tasks and one of cases a
 second), so that the load is the cases' and not the test's polling. The processes are the

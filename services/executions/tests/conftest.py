@@ -27,7 +27,12 @@ async def executions_service(start_service, executions_db, stack):
     await groups_start_at_the_end(
         stack["kafka_bootstrap_servers"],
         group,
-        {"identity": topics.IDENTITY, "contacts": topics.CONTACTS, "workflow": topics.WORKFLOW, "intake": topics.INGEST},
+        {
+            "identity": topics.IDENTITY,
+            "contacts": topics.CONTACTS,
+            "workflow": topics.WORKFLOW,
+            "intake": topics.INGEST,
+        },
     )
     return start_service("executions", database_url=executions_db, consumer_group=group)
 
