@@ -14,6 +14,11 @@ from byte_contracts.errors import Invalid
 APPLICANT_REVIEW_KEY = "applicant-review"
 KEY_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 _KEY = re.compile(KEY_PATTERN)
+# What names a definition, as the API documents it: the id of any of its versions (a UUID in
+# its usual form) or its key. Anything that matches is read by `definition_ref`.
+DEFINITION_REF_PATTERN = (
+    r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|" + KEY_PATTERN[1:-1] + ")$"
+)
 
 # Fields of a definition request body that are about the request, not the document.
 REQUEST_FIELDS = frozenset({"key", "expected_version"})

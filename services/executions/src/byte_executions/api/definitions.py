@@ -37,7 +37,9 @@ Document = Annotated[dict[str, Any], storable_json(max_bytes=DEFINITION_MAX_BYTE
 
 
 async def _ref(
-    definition: Annotated[str, Path(max_length=100, description="any version's id, or the key")],
+    definition: Annotated[
+        str, Path(max_length=100, pattern=domain.DEFINITION_REF_PATTERN, description="any version's id, or the key")
+    ],
 ) -> DefinitionRef:
     return domain.definition_ref(definition)
 
