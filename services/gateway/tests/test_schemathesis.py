@@ -142,6 +142,9 @@ def _node_id_for_schemathesis(request):
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
+# The bound is on the operations' calls: starting the four processes behind the gateway (each
+# bounded by its own readiness timeout) takes minutes of setup on a machine shared with others.
+@pytest.mark.timeout(300, func_only=True)
 @pytest.mark.usefixtures("_node_id_for_schemathesis")
 @schema.parametrize()
 def test_every_operation_keeps_its_contract(case, webhook_secret):

@@ -45,6 +45,7 @@ async def _ref(
 
 
 Ref = Annotated[DefinitionRef, Depends(_ref)]
+VERSION_MAX = domain.VERSION_MAX
 
 
 def _with_version(response: Response, definition: DefinitionPublic) -> DefinitionPublic:
@@ -105,7 +106,9 @@ async def get_definition(
     queries: DefinitionReads,
     ref: Ref,
     response: Response,
-    version: Annotated[int | None, Query(ge=1, description="a version; the latest when left out")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=VERSION_MAX, description="a version; the latest when left out")
+    ] = None,
 ) -> DefinitionPublic:
     return _with_version(response, await queries.get(ctx, ref, version))
 
@@ -157,7 +160,7 @@ async def step_variables(
     queries: DefinitionReads,
     ref: Ref,
     step: Annotated[str, Query(min_length=1, max_length=100, description="a step id")],
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=VERSION_MAX)] = None,
 ) -> list[VariableRef]:
     """What a template of `step` may read (`{{ path }}`), in picker order."""
     return await queries.variables(ctx, ref, step, version)
