@@ -317,6 +317,7 @@ def test_hostile_case_list_queries_are_answered(api, params, path):
 )
 @example(params=[("step", "\x00")], path="/v1/definitions/applicant-review/variables")
 @example(params=[("version", "1e999")], path="/v1/definitions/applicant-review")
+@example(params=[("version", "139566951032019511934976")], path="/v1/definitions/applicant-review/variables")
 def test_hostile_definition_queries_are_answered(api, params, path):
     assert_answered(api.get(f"{path}?{query(params)}"))
 
@@ -335,3 +336,19 @@ def test_forged_cursors_with_values_no_cursor_holds_are_bad_cursors(api, sort, v
         raw = raw.replace(b"1e+308", b"1e999")
     r = api.get(path, params={"sort": sort, "cursor": base64.urlsafe_b64encode(raw).decode()})
     assert_refused(r, "cursor", status=400)
+
+
+def test_versions_past_what_the_database_holds_are_refused_naming_the_field(api):
+    body = {**applicant_review_document()}
+    huge = 2**31
+    assert_refused(api.get("/v1/definitions/applicant-review", params={"version": huge}), "version")
+    assert_refused(post(api, "/v1/definitions/applicant-review", {**body, "expected_version": huge}, "PUT"),
+                   "expected_version")  # fmt: skip
+    for if_match in (f'"{huge}"', '"\u00b2"', "\u00b2"):
+        r = api.put(  # a superscript two is a digit to `str.isdigit`, not to `int`
+            "/v1/definitions/applicant-review",
+            content=json.dumps(body),
+            headers={"If-Match": if_match.encode("latin-1"), "content-type": "application/json"},
+        )
+        assert_refused(r, "If-Match")
+    assert api.get("/v1/definitions/applicant-review").json()["version"] == 1

@@ -16,7 +16,12 @@ AUTHORIZED = f"{APP_ORIGIN},{DEV_ORIGIN}"  # the test ClerkIssuer's tokens are m
 
 @pytest.fixture(scope="session")
 def contacts_service(start_service, fresh_database):
-    return start_service("contacts", database_url=fresh_database("contacts"), LOG_LEVEL="WARNING")
+    return start_service(
+        "contacts",
+        database_url=fresh_database("contacts"),
+        LOG_LEVEL="WARNING",
+        consumer_group=f"gateway-tests-{uuid.uuid4().hex[:8]}",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Schemathesis over the public API as the gateway documents it (`/openapi.json`, merged from
-every service): the real gateway in front of the real contacts and tasks services, called as an
-org admin with a Clerk session, with every check schemathesis has (no server errors; statuses,
+every service): the real gateway in front of the real contacts, tasks and executions services,
+called as an org admin with a Clerk session, with every check schemathesis has (no server errors; statuses,
 content types, headers and bodies as documented; invalid input refused; valid input accepted;
 undeclared methods a 405 with Allow; no operation answering without the session; ...).
 
@@ -26,8 +26,12 @@ STATEFUL_SCENARIOS = 10
 
 
 @pytest.fixture(scope="module")
-def api_gateway(start_gateway, contacts_service, tasks_service):
-    return start_gateway(SERVICE_URLS_JSON=json.dumps({"contacts": contacts_service.url, "tasks": tasks_service.url}))
+def api_gateway(start_gateway, contacts_service, tasks_service, executions_service):
+    return start_gateway(
+        SERVICE_URLS_JSON=json.dumps(
+            {"contacts": contacts_service.url, "tasks": tasks_service.url, "executions": executions_service.url}
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +88,9 @@ def _reserved_email_domain(email: str) -> bool:
     return any(domain == d or domain.endswith("." + d) for d in SPECIAL_USE_DOMAIN_NAMES)
 
 
+DEFINITION_DOCUMENTS = ("/v1/definitions", "/v1/definitions/{definition}")
+
+
 def _unknowable_validity(case) -> bool:
     """Requests the schema calls valid but that are rightly refused for what no schema can say:
     a cursor the API never issued, a webhook Clerk never sent (its content is checked by
@@ -91,9 +98,16 @@ def _unknowable_validity(case) -> bool:
     (whether that user is a member of the org is the org's state, not the request's shape), a
     kanban anchor `after_id`/`before_id` (whether that card is in that column likewise), an
     email at a reserved name such as `.test` (refused, as the field's description says; JSON
-    Schema's `format: email` cannot)."""
+    Schema's `format: email` cannot), a workflow definition document (its rules, such as steps
+    naming phases and statuses that exist, are checked by the definition language, whose schema
+    is served apart at `/v1/definitions/schema`), a case opened for a contact and a definition
+    (whether the org has that contact and that active definition is the org's state), the
+    variables in scope at a `step` (whether the definition has that step likewise)."""
     return (
         case.operation.path == "/webhooks/clerk"
+        or (case.operation.method.upper() in ("POST", "PUT") and case.operation.path in DEFINITION_DOCUMENTS)
+        or (case.operation.method.upper() == "POST" and case.operation.path == "/v1/executions")
+        or case.operation.path == "/v1/definitions/{definition}/variables"
         or (
             isinstance(case.body, dict)
             and any(case.body.get(k) is not None for k in ("assigned_to", "after_id", "before_id"))
@@ -128,6 +142,9 @@ def _node_id_for_schemathesis(request):
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
+# The bound is on the operations' calls: starting the four processes behind the gateway (each
+# bounded by its own readiness timeout) takes minutes of setup on a machine shared with others.
+@pytest.mark.timeout(300, func_only=True)
 @pytest.mark.usefixtures("_node_id_for_schemathesis")
 @schema.parametrize()
 def test_every_operation_keeps_its_contract(case, webhook_secret):

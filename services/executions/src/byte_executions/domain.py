@@ -14,6 +14,14 @@ from byte_contracts.errors import Invalid
 APPLICANT_REVIEW_KEY = "applicant-review"
 KEY_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 _KEY = re.compile(KEY_PATTERN)
+# What names a definition, as the API documents it: the id of any of its versions (a UUID in
+# its usual form) or its key. Anything that matches is read by `definition_ref`.
+DEFINITION_REF_PATTERN = (
+    r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|" + KEY_PATTERN[1:-1] + ")$"
+)
+
+# Versions are PostgreSQL integers: a larger number names no version, and must not reach a query.
+VERSION_MAX = 2**31 - 1
 
 # Fields of a definition request body that are about the request, not the document.
 REQUEST_FIELDS = frozenset({"key", "expected_version"})
@@ -78,12 +86,13 @@ def expected_version(if_match: str | None, in_body: Any) -> int:
     if if_match is not None:
         raw = if_match.strip()
         raw = raw.removeprefix("W/").strip('"')
-        if not raw.isdigit() or int(raw) < 1:
+        # ASCII digits only: `isdigit` alone takes "²", which `int` does not
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= VERSION_MAX:
             raise Invalid("If-Match", 'the version being edited, e.g. "3"', location="header")
         from_header = int(raw)
     from_body: int | None = None
     if in_body is not None:
-        if type(in_body) is not int or in_body < 1:
+        if type(in_body) is not int or not 1 <= in_body <= VERSION_MAX:
             raise Invalid("expected_version", "a version number (a positive integer)")
         from_body = in_body
     if from_header is not None and from_body is not None and from_header != from_body:

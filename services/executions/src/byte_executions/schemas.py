@@ -11,6 +11,8 @@ from byte_contracts.enums import ExecutionSource
 from byte_platform.validation import JsonObject, StorableText
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from byte_executions.domain import DEFINITION_REF_PATTERN
+
 PAGE_SIZE_MAX = 200
 
 
@@ -91,9 +93,9 @@ class _Strict(BaseModel):
 
 class ExecutionCreate(_Strict):
     contact_id: uuid.UUID
-    definition_id: Annotated[str, StringConstraints(min_length=1, max_length=100), StorableText] = Field(
-        description="any version's id, or the key, of an active definition: the case runs its latest version"
-    )
+    definition_id: Annotated[
+        str, StringConstraints(min_length=1, max_length=100, pattern=DEFINITION_REF_PATTERN), StorableText
+    ] = Field(description="any version's id, or the key, of an active definition: the case runs its latest version")
     variables: SmallJson = Field({}, description="values for the definition's declared variables")
     metadata: SmallJson = {}
     source: ExecutionSource = ExecutionSource.MANUAL

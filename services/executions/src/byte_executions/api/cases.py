@@ -44,7 +44,10 @@ SORT_PATTERN = "^-?(" + "|".join(s.value for s in CaseSort) + ")$"
 
 async def case_filter(
     status: Annotated[list[str] | None, Query(max_length=20, description="one or more statuses")] = None,
-    definition_id: Annotated[str | None, Query(max_length=100, description="any version's id, or the key")] = None,
+    definition_id: Annotated[
+        str | None,
+        Query(max_length=100, pattern=domain.DEFINITION_REF_PATTERN, description="any version's id, or the key"),
+    ] = None,
     contact_id: uuid.UUID | None = None,
     source: ExecutionSource | None = None,
     run_state: RunState | None = None,

@@ -37,12 +37,15 @@ Document = Annotated[dict[str, Any], storable_json(max_bytes=DEFINITION_MAX_BYTE
 
 
 async def _ref(
-    definition: Annotated[str, Path(max_length=100, description="any version's id, or the key")],
+    definition: Annotated[
+        str, Path(max_length=100, pattern=domain.DEFINITION_REF_PATTERN, description="any version's id, or the key")
+    ],
 ) -> DefinitionRef:
     return domain.definition_ref(definition)
 
 
 Ref = Annotated[DefinitionRef, Depends(_ref)]
+VERSION_MAX = domain.VERSION_MAX
 
 
 def _with_version(response: Response, definition: DefinitionPublic) -> DefinitionPublic:
@@ -103,7 +106,9 @@ async def get_definition(
     queries: DefinitionReads,
     ref: Ref,
     response: Response,
-    version: Annotated[int | None, Query(ge=1, description="a version; the latest when left out")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=VERSION_MAX, description="a version; the latest when left out")
+    ] = None,
 ) -> DefinitionPublic:
     return _with_version(response, await queries.get(ctx, ref, version))
 
@@ -155,7 +160,7 @@ async def step_variables(
     queries: DefinitionReads,
     ref: Ref,
     step: Annotated[str, Query(min_length=1, max_length=100, description="a step id")],
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=VERSION_MAX)] = None,
 ) -> list[VariableRef]:
     """What a template of `step` may read (`{{ path }}`), in picker order."""
     return await queries.variables(ctx, ref, step, version)
