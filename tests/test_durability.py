@@ -251,6 +251,7 @@ async def crash_through(run: Run, processes: dict[str, ServiceProcess], crashes:
 
 # five processes on a shared two-core machine, four of them crashing, and a minute's wait for
 # the emails a killed worker was sending
+@pytest.mark.durability
 @pytest.mark.timeout(900)
 async def test_fifty_cases_survive_killed_processes(system, orgs, clerk_issuer, h, stack):
     temporal = await Client.connect(stack["temporal_address"], namespace="default")
