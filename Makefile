@@ -31,7 +31,7 @@ status:
 token:
 	@$(UV) run byte-stack token --profile dev --org "$(or $(ORG),org_dev)" --user "$(or $(USER_ID),user_dev)" --role "$(or $(ROLE),$(ROLES),admin)" $(if $(V1),--v1)
 
-# Every test but the durability run (issue 10: it does not pass reliably yet, see README),
+# Every test but the durability run (it does not pass reliably yet, see README),
 # which `make test-durability` runs on its own test stack the same way.
 test: install
 	@bash scripts/test.sh -m "not durability"
