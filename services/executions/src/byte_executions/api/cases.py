@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
+from byte_contracts.definitions.models import StatusKey
 from byte_contracts.enums import ExecutionSource
 from byte_platform.http import CurrentContext
 from byte_platform.responses import JsonBytes
@@ -43,7 +44,8 @@ SORT_PATTERN = "^-?(" + "|".join(s.value for s in CaseSort) + ")$"
 
 
 async def case_filter(
-    status: Annotated[list[str] | None, Query(max_length=20, description="one or more statuses")] = None,
+    # status keys have a shape (the definition language's): anything else is a 422, not an empty board
+    status: Annotated[list[StatusKey] | None, Query(max_length=20, description="one or more statuses")] = None,
     definition_id: Annotated[
         str | None,
         Query(max_length=100, pattern=domain.DEFINITION_REF_PATTERN, description="any version's id, or the key"),
