@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from bare_case import BareCase
 from byte_contracts import topics
 from byte_stack.devclerk import DEV_ORIGIN
+from byte_testing.kafka import start_at_the_end
 from byte_testing.plugin import ClerkIssuer
 from byte_testing.processes import ServiceProcess
 from harness import Databases, percentile_ms, service, test_stack
@@ -53,19 +53,6 @@ GROUPS = {
     "executions": {"identity": topics.IDENTITY, "contacts": topics.CONTACTS, "workflow": topics.WORKFLOW},
     "worker": {"executions": topics.EXECUTIONS, "tasks": topics.TASKS},
 }
-
-
-async def start_at_the_end(bootstrap: str, topic: str, group: str) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        cluster = await consumer._client.fetch_all_metadata()
-        partitions = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()]
-        if partitions:
-            consumer.assign(partitions)
-            await consumer.commit(await consumer.end_offsets(partitions))
-    finally:
-        await consumer.stop()
 
 
 async def closed_loop(count: int, concurrency: int, one: Any) -> float:

@@ -38,9 +38,9 @@ from urllib.parse import urlencode
 import asyncpg
 import httpx
 import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from byte_contracts import topics
 from byte_platform.identity import HEADER, mint
+from byte_testing.kafka import start_at_the_end
 from harness import Databases, percentile_ms, plain_dsn, service, test_stack
 
 HMAC_KEY = "bench-hmac-key-0123456789"
@@ -66,19 +66,6 @@ def headers(raw: bytes) -> dict[str, str]:
         "Content-Type": URLENCODED,
         "X-FS-Signature": "sha256=" + hmac.new(HMAC_KEY.encode(), raw, hashlib.sha256).hexdigest(),
     }
-
-
-async def start_at_the_end(bootstrap: str, topic: str, group: str) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        cluster = await consumer._client.fetch_all_metadata()
-        partitions = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic) or ()]
-        if partitions:
-            consumer.assign(partitions)
-            await consumer.commit(await consumer.end_offsets(partitions))
-    finally:
-        await consumer.stop()
 
 
 async def create_form(client: httpx.AsyncClient, token: str, definition_id: str | None = None) -> str:

@@ -1,13 +1,12 @@
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from byte_contracts import Envelope, topic_for, topics
+from byte_contracts import topics
 from byte_contracts.contacts import ContactCreated, ContactSnapshot
-from byte_platform.broker import make_broker
 from byte_platform.identity import HEADER
 from byte_testing.kafka import groups_start_at_the_end
 
@@ -48,25 +47,6 @@ def client(executions_service, make_token, org_id) -> Callable[..., httpx.AsyncC
         return httpx.AsyncClient(base_url=executions_service.url, headers={HEADER: token}, timeout=60, **kwargs)
 
     return _client
-
-
-@pytest.fixture(scope="session")
-async def publish(stack) -> Callable[[Envelope], Awaitable[None]]:
-    """Publishes an envelope the way another service's outbox relay would (topic of its type,
-    key = subject)."""
-    broker = make_broker(stack["kafka_bootstrap_servers"], client_id="executions-tests")
-    await broker.start()
-
-    async def _publish(envelope: Envelope) -> None:
-        await broker.publish(
-            envelope.to_bytes(),
-            topic=topic_for(envelope.type),
-            key=envelope.subject.encode(),
-            headers={"event_type": envelope.type, "event_id": str(envelope.id)},
-        )
-
-    yield _publish
-    await broker.stop()
 
 
 @pytest.fixture
