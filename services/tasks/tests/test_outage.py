@@ -11,30 +11,16 @@ import uuid
 from collections import Counter
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from byte_contracts import Envelope, topics
 from byte_contracts.workflow import TaskRequested
 from byte_platform.consumers import TRANSIENT_BACKOFF_MAX
 from byte_platform.identity import HEADER
+from byte_testing.kafka import start_at_the_end
 
 DOWN_FOR_SECONDS = 6
 # How long after recovery the work may take: the consumer's and the outbox relay's capped
 # backoffs (not a performance target).
 RECOVERY_BOUND_SECONDS = TRANSIENT_BACKOFF_MAX + 60
-
-
-async def start_at_the_end(bootstrap: str, topic: str, group: str) -> None:
-    """Commits `group`'s offsets at `topic`'s end, so a new consumer group reads only what comes
-    next, not the topic's history (other tests' orgs, which it would act on)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        cluster = await consumer._client.fetch_all_metadata()
-        partitions = [TopicPartition(topic, p) for p in cluster.partitions_for_topic(topic)]
-        consumer.assign(partitions)
-        await consumer.commit(await consumer.end_offsets(partitions))
-    finally:
-        await consumer.stop()
 
 
 async def test_a_database_restart_under_load(
