@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 uv run byte-stack infra --profile test
 trap 'uv run byte-stack down --profile test' EXIT
 
-BYTE_TEST_REUSE_STACK=1 uv run pytest "$@"
+# the slowest tests are listed at the end: the whole run must stay under 25 minutes on 2 cores
+BYTE_TEST_REUSE_STACK=1 uv run pytest --durations=25 "$@"
