@@ -46,6 +46,19 @@ def worker_process(stack: dict[str, Any], logs_dir: Path, org_id: str, **env: st
     return ServiceProcess("worker", {**base, **{k.upper(): v for k, v in env.items()}}, logs_dir)
 
 
+def temporal_dev_server(address: str, log: Path) -> subprocess.Popen[bytes]:
+    """A Temporal dev server of the test's own (in memory, no UI) on `address`."""
+    host, _, port = address.rpartition(":")
+    with log.open("wb") as out:
+        argv = [cli(), "server", "start-dev", "--ip", host, "--port", port, "--ui-port", str(free_port())]
+        return subprocess.Popen(
+            [*argv, "--headless", "--namespace", "default", "--log-level", "warn"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+
 @pytest.fixture
 def stopped_afterwards() -> Iterator[list[ServiceProcess]]:
     processes: list[ServiceProcess] = []
@@ -65,7 +78,7 @@ async def test_the_worker_starts_without_temporal_and_runs_cases_once_it_answers
     address = f"127.0.0.1:{free_port()}"
     worker = worker_process(stack, logs_dir, org_id, temporal_address=address)
     stopped_afterwards.append(worker)
-    await asyncio.to_thread(worker.start, ready=False)
+    await asyncio.to_thread(worker.launch)
 
     async def unready_for_temporal() -> httpx.Response | None:
         try:
@@ -83,14 +96,7 @@ async def test_the_worker_starts_without_temporal_and_runs_cases_once_it_answers
     assert worker.proc is not None and worker.proc.poll() is None
 
     # Temporal comes up (on the address the worker was given): the worker connects and runs
-    log = (tmp_path / "temporal.log").open("wb")
-    server = subprocess.Popen(
-        [cli(), "server", "start-dev", "--ip", "127.0.0.1", "--port", address.rsplit(":", 1)[1]]
-        + ["--ui-port", str(free_port()), "--headless", "--namespace", "default", "--log-level", "warn"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
+    server = await asyncio.to_thread(temporal_dev_server, address, tmp_path / "temporal.log")
     try:
         await eventually(lambda: asyncio.to_thread(check_grpc, address), timeout=60)
         await asyncio.to_thread(worker.wait_ready, 90)
@@ -107,8 +113,7 @@ async def test_the_worker_starts_without_temporal_and_runs_cases_once_it_answers
     finally:
         worker.kill()
         server.terminate()
-        server.wait(30)
-        log.close()
+        await asyncio.to_thread(server.wait, 30)
 
 
 class HeldSink:

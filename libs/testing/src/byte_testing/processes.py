@@ -50,9 +50,14 @@ class ServiceProcess:
         self.log_path = log_dir / f"{service}-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 60, *, ready: bool = True, **extra_env: str) -> ServiceProcess:
-        """Starts the process and waits for `/readyz` (unless `ready=False`: a test that
-        watches it start unready)."""
+    def start(self, timeout: float = 60, **extra_env: str) -> ServiceProcess:
+        """Starts the process and waits for `/readyz`."""
+        self.launch(**extra_env)
+        self.wait_ready(timeout)
+        return self
+
+    def launch(self, **extra_env: str) -> ServiceProcess:
+        """Starts the process without waiting for it to be ready (a test that watches it start)."""
         env = self.env = {**self.env, **{k.upper(): v for k, v in extra_env.items()}}
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
@@ -63,8 +68,6 @@ class ServiceProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        if ready:
-            self.wait_ready(timeout)
         return self
 
     def wait_ready(self, timeout: float) -> None:
