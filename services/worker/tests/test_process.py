@@ -76,7 +76,8 @@ async def test_the_worker_starts_without_temporal_and_runs_cases_once_it_answers
     stack, logs_dir, org_id, stopped_afterwards, tmp_path
 ):
     address = f"127.0.0.1:{free_port()}"
-    worker = worker_process(stack, logs_dir, org_id, temporal_address=address)
+    # retried every second or two, so the test does not wait out a long backoff
+    worker = worker_process(stack, logs_dir, org_id, temporal_address=address, temporal_reconnect_max_seconds="2")
     stopped_afterwards.append(worker)
     await asyncio.to_thread(worker.launch)
 

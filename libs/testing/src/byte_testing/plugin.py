@@ -213,7 +213,7 @@ def clerk_issuer() -> ClerkIssuer:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "stack: needs the real local stack (set on every test that uses it)")
     config.addinivalue_line(
-        "markers", "durability: kills processes under load for minutes; `make test-durability` runs it"
+        "markers", "durability: kills processes under load; in `make test`, and alone in `make test-durability`"
     )
 
 

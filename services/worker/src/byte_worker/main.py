@@ -34,7 +34,6 @@ from byte_worker.settings import WorkerSettings
 log = logging.getLogger(__name__)
 
 TEMPORAL_RECONNECT_FIRST_SECONDS = 1.0
-TEMPORAL_RECONNECT_MAX_SECONDS = 15.0
 
 
 def case_workflows() -> list[type]:
@@ -75,10 +74,11 @@ def create_app(settings: WorkerSettings | None = None) -> FastAPI:
 class TemporalConnection:
     """The Temporal client and the worker that runs cases on it.
 
-    `connect` tries once; when Temporal cannot be reached it returns anyway and keeps trying in
-    the background (capped backoff), so the process starts, reports why it is not ready, and
-    runs as soon as Temporal answers. `start_worker` marks the worker wanted; it starts as soon
-    as there is a client (at once, or when the background connection succeeds). `stop` shuts the
+    `connect` tries once (and builds the Temporal worker); when Temporal cannot be reached it
+    returns anyway and keeps trying in the background (capped backoff), so the process starts,
+    reports why it is not ready, and runs as soon as Temporal answers. `start_worker` marks the
+    worker wanted; it polls as soon as it is built (at once, or when the background connection
+    succeeds). `stop` shuts the
     worker down gracefully: no new tasks are polled, running activities get
     `shutdown_grace_seconds` to finish before they are cancelled (and retried elsewhere)."""
 
@@ -110,16 +110,20 @@ class TemporalConnection:
             Client.connect(s.temporal_address, namespace=s.temporal_namespace, data_converter=pydantic_data_converter),
             s.temporal_rpc_timeout_seconds * 2,
         )
+        # Built here, before the consumers start: checking the workflows in their sandbox holds
+        # the event loop for seconds, which a running Kafka consumer pays for with its group
+        # membership (a missed heartbeat, a rebalance, its commits refused).
+        self.worker = self._build_worker(client)
         self.link.client = client
         self.last_error = None
         if self.worker_wanted:
-            self._start_worker()
+            self._run_worker()
 
     async def _keep_connecting(self) -> None:
         backoff = TEMPORAL_RECONNECT_FIRST_SECONDS
         while True:
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, TEMPORAL_RECONNECT_MAX_SECONDS)
+            backoff = min(backoff * 2, self.settings.temporal_reconnect_max_seconds)
             try:
                 await self._connect_once()
             except Exception as exc:
@@ -134,24 +138,26 @@ class TemporalConnection:
 
     async def start_worker(self) -> None:
         self.worker_wanted = True
-        if self.link.client is not None:
-            self._start_worker()
-
-    def _start_worker(self) -> None:
         if self.worker is not None:
-            return
+            self._run_worker()
+
+    def _build_worker(self, client: Client) -> Worker:
         s = self.settings
         assert self.activities is not None, "the activities are given before the runtime starts"
-        self.worker = Worker(
-            self.link.get(),
+        return Worker(
+            client,
             task_queue=s.temporal_task_queue,
             workflows=case_workflows(),
             activities=[self.activities.publish, self.activities.send_email],
             max_concurrent_activities=s.max_concurrent_activities,
             graceful_shutdown_timeout=timedelta(seconds=s.shutdown_grace_seconds),
         )
+
+    def _run_worker(self) -> None:
+        if self.worker is None or self.running is not None:
+            return
         self.running = asyncio.create_task(self.worker.run(), name="temporal worker")
-        log.info("polling Temporal task queue %s", s.temporal_task_queue)
+        log.info("polling Temporal task queue %s", self.settings.temporal_task_queue)
 
     async def give_up_connecting(self) -> None:
         if self.connecting is not None and not self.connecting.done():
