@@ -120,7 +120,9 @@ def start_service(
         if database_url:
             base["DATABASE_URL"] = database_url
         proc = ServiceProcess(service, base, logs_dir)
-        proc.start(60, **env)
+        # a bound on waiting, not a target: on a shared two-core machine under load, importing
+        # and starting a service has taken over a minute
+        proc.start(120, **env)
         running.append(proc)
         return proc
 
