@@ -78,9 +78,9 @@ class TemporalConnection:
     returns anyway and keeps trying in the background (capped backoff), so the process starts,
     reports why it is not ready, and runs as soon as Temporal answers. `start_worker` marks the
     worker wanted; it polls as soon as it is built (at once, or when the background connection
-    succeeds). `stop` shuts the
-    worker down gracefully: no new tasks are polled, running activities get
-    `shutdown_grace_seconds` to finish before they are cancelled (and retried elsewhere)."""
+    succeeds). `stop` shuts the worker down gracefully: no new tasks are polled, running
+    activities get `shutdown_grace_seconds` to finish before they are cancelled (and retried
+    elsewhere)."""
 
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
