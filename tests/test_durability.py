@@ -42,6 +42,7 @@ import pytest
 import sqlalchemy as sa
 from byte_testing import eventually
 from byte_testing.processes import ServiceProcess
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from tests.e2e import Org, consumed
@@ -199,17 +200,41 @@ class Run:
         )
 
 
-async def stalled(temporal: Client, cases: list[dict[str, Any]]) -> list[str]:
-    """The cases whose workflow has a workflow task waiting for a worker, and since when: what
-    a stuck case looks like from Temporal's side."""
-    found = []
-    for case in cases:
-        raw = (await temporal.get_workflow_handle(f"case-{case['id']}").describe()).raw_description
-        pending = raw.pending_workflow_task
-        if raw.workflow_execution_info.status == 1 and pending.ByteSize() and pending.state == 1:
-            since = pending.original_scheduled_time.ToDatetime().isoformat()
-            found.append(f"case-{case['id']}: workflow task scheduled at {since}, attempt {pending.attempt}")
-    return found
+async def where_they_stand(temporal: Client, run: Run) -> str:
+    """What the unfinished cases look like from Temporal's side, grouped by shape: the workflow
+    task waiting for a worker, the activities pending (and their last failure), the signals
+    received, the last event. What a stuck case needs to tell whoever reads the failure."""
+    shapes: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    for case in run.cases:
+        if run.standing.get(case["id"], ("", ""))[1] == "completed":
+            continue
+        handle = temporal.get_workflow_handle(f"case-{case['id']}")
+        try:
+            raw = (await handle.describe()).raw_description
+            events = (await handle.fetch_history()).events
+        except Exception as exc:  # a diagnosis must not hide the failure it explains
+            shapes[f"not readable: {exc}"] += 1
+            continue
+        pending_task = raw.pending_workflow_task
+        signals = Counter(
+            e.workflow_execution_signaled_event_attributes.signal_name
+            for e in events
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+        )
+        shape = "; ".join(
+            [
+                f"status {raw.workflow_execution_info.status}",
+                f"workflow task {'state ' + str(pending_task.state) if pending_task.ByteSize() else 'none'}",
+                "activities " + str([(a.activity_type.name, a.attempt) for a in raw.pending_activities]),
+                f"signals {dict(signals)}",
+                f"last event {EventType.Name(events[-1].event_type) if events else None}",
+            ]
+        )
+        shapes[shape] += 1
+        failures = [a.last_failure.message for a in raw.pending_activities if a.last_failure.message]
+        examples.setdefault(shape, f"case-{case['id']} {failures[:1]}")
+    return "\n".join(f"{n} x {shape} (e.g. {examples.get(shape, '')})" for shape, n in shapes.most_common())
 
 
 def outcome_of(number: int) -> str:
@@ -271,8 +296,8 @@ async def test_fifty_cases_survive_killed_processes(system, orgs, clerk_issuer, 
         try:
             await crash_through(run, system, crashes)
         except AssertionError as exc:
-            stuck = await stalled(temporal, run.cases)
-            raise AssertionError(f"{exc}\ncrashes: {crashes.log}\nwaiting in Temporal: {stuck}") from exc
+            stuck = await where_they_stand(temporal, run)
+            raise AssertionError(f"{exc}\ncrashes: {crashes.log}\nunfinished cases in Temporal:\n{stuck}") from exc
         finally:
             watching.cancel()
 

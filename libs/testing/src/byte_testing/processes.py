@@ -51,6 +51,13 @@ class ServiceProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60, **extra_env: str) -> ServiceProcess:
+        """Starts the process and waits for `/readyz`."""
+        self.launch(**extra_env)
+        self.wait_ready(timeout)
+        return self
+
+    def launch(self, **extra_env: str) -> ServiceProcess:
+        """Starts the process without waiting for it to be ready (a test that watches it start)."""
         env = self.env = {**self.env, **{k.upper(): v for k, v in extra_env.items()}}
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
@@ -61,7 +68,6 @@ class ServiceProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self.wait_ready(timeout)
         return self
 
     def wait_ready(self, timeout: float) -> None:
@@ -82,6 +88,11 @@ class ServiceProcess:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+
+    def terminate(self) -> None:
+        """SIGTERM without waiting: the process shuts down gracefully on its own time."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
 
     def stop(self, timeout: float = 30) -> int | None:
         """SIGTERM, the way an orchestrator stops a pod; returns the exit code."""

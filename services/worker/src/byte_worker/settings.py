@@ -15,6 +15,8 @@ class WorkerSettings(ServiceSettings):
     # how long a `state` query may take before the caller gives up (used by consumers' checks too)
     temporal_rpc_timeout_seconds: float = 5.0
     max_concurrent_activities: int = 50
+    # While Temporal cannot be reached the worker retries, backing off to this interval.
+    temporal_reconnect_max_seconds: float = 15.0
 
     # A signal for a case whose workflow has not started yet is retried (its `execution.created`
     # may still be on its way) for this long after the relayed event occurred; after that it is
