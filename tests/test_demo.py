@@ -1,0 +1,75 @@
+"""`make demo` on the system the end-to-end tests start (conftest.py): the demo's own code
+(byte_stack.demo), pointed at the test profile's gateway, mail sink and Temporal, runs twice for
+one org and each run walks a new applicant from a signed Formstack submission to the email."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from byte_stack import demo
+
+from tests.e2e import WEBHOOK_SECRET
+
+# Each run prints these, in this order, as they happen.
+STEPS = [
+    "submission stored",
+    "contact",
+    "case opened",
+    "task appeared",
+    "claimed",
+    "completed",
+    "task appeared",
+    "claimed",
+    "approved",
+    "status",
+    "email received",
+]
+
+
+def steps(lines: list[str]) -> list[str]:
+    """The step names of the printed lines (`[  1.2s] case opened   <detail>`)."""
+    names = [line.split("] ", 1)[1][:22].strip() for line in lines if line.startswith("[")]
+    return [name for name in names if name in STEPS]
+
+
+@pytest.mark.timeout(300)
+async def test_the_demo_runs_twice_each_time_with_a_new_applicant(system, orgs, clerk_issuer, stack, tmp_path):
+    org = orgs[3]
+    printed: list[list[str]] = [[], []]
+    runs = []
+    for lines in printed:
+        target = demo.Target(
+            gateway_url=system["gateway"].url,
+            token=lambda user, role: clerk_issuer.token(org, user, role),
+            org_id=org,
+            state_dir=tmp_path,
+            mail_url=stack["mail_http_url"],
+            temporal_ui_url=stack["temporal_ui_url"],
+            clerk_webhook_secret=WEBHOOK_SECRET,
+            say=lines.append,
+        )
+        runs.append(await demo.run(target))
+
+    first, second = runs
+    assert steps(printed[0]) == STEPS and steps(printed[1]) == STEPS
+    # the form is registered once; the second run finds it
+    assert any(line.split("] ", 1)[-1].startswith("form registered") for line in printed[0])
+    assert any("(registered before)" in line for line in printed[1])
+    assert len({first.applicant_email, second.applicant_email}) == 2
+    assert len({first.submission_id, second.submission_id}) == 2
+    assert len({first.case_id, second.case_id}) == 2 and len({first.contact_id, second.contact_id}) == 2
+    for run in runs:
+        assert run.status == "approved"
+        assert run.email_subject is not None and run.email_subject.startswith("Welcome to ")
+    # by the second run the Clerk webhook that named the org has long reached the executions service
+    assert second.email_subject == f"Welcome to {demo.ORG_NAME}, Ada!"
+
+    # the links it ends with: the case through the gateway, its workflow in the Temporal UI
+    token = clerk_issuer.token(org, "user_demo_admin", "admin")
+    async with httpx.AsyncClient(timeout=30, headers={"Authorization": f"Bearer {token}"}) as http:
+        case = (await http.get(second.links["case"])).json()
+    assert case["id"] == second.case_id and case["status"] == "approved"
+    assert second.links["temporal"] == (
+        f"{stack['temporal_ui_url']}/namespaces/default/workflows/{case['temporal_workflow_id']}"
+    )
+    assert printed[1][-1].strip() == second.links["temporal"]
