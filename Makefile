@@ -4,13 +4,14 @@ export UV_PYTHON_DOWNLOADS := never
 export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 
-.PHONY: help install up down status token test test-fast test-durability
+.PHONY: help install up down status token demo test test-fast test-durability
 
 help:
 	@echo "make up      install, start PostgreSQL, Kafka, Temporal, mail sink and every service (dev profile)"
 	@echo "make down    stop everything 'make up' started"
 	@echo "make status  what is running"
 	@echo "make token   print a dev Clerk session token for the gateway (ORG=org_dev USER_ID=user_dev ROLE=admin; V1=1 for v1 claims)"
+	@echo "make demo   against 'make up': a signed Formstack submission walked to the welcome email (ORG=org_demo)"
 	@echo "make test    install, start a separate test stack, run every test, stop it"
 	@echo "make test-durability  only the durability run (50 cases while the worker, executions and tasks are killed; part of make test)"
 	@echo "make test-fast  no servers, under a minute: domain, in-process API and subscriber tests, repository checks"
@@ -30,6 +31,11 @@ status:
 
 token:
 	@$(UV) run byte-stack token --profile dev --org "$(or $(ORG),org_dev)" --user "$(or $(USER_ID),user_dev)" --role "$(or $(ROLE),$(ROLES),admin)" $(if $(V1),--v1)
+
+# Against a running `make up`: one applicant from a signed Formstack submission through review
+# and approval to the email, printing each step (deploy/local/src/byte_stack/demo.py).
+demo:
+	@$(UV) run byte-stack demo --profile dev --org "$(or $(ORG),org_demo)"
 
 # Every test, the durability run included.
 test: install

@@ -1,6 +1,6 @@
 """The whole system as processes on the shared test stack, started once for every end-to-end
-test of this folder (test_case_flow, test_durability): starting five services is most of
-their time."""
+test of this folder (test_case_flow, test_demo, test_durability): starting six services is most
+of their time."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from byte_testing.kafka import groups_start_at_the_end
 
 from tests.e2e import GROUPS, WEBHOOK_SECRET
 
-ORGS = 4  # approving, rejecting, escalating (test_case_flow); fifty cases (test_durability)
+# approving, rejecting, escalating (test_case_flow); the demo's (test_demo); fifty cases
+# (test_durability, the last)
+ORGS = 5
 
 
 @pytest.fixture(scope="package")
@@ -58,7 +60,7 @@ async def system(stack, start_service, fresh_database, clerk_issuer, orgs) -> As
         "gateway",
         database_url=gateway_db,
         IDENTITY_PRIVATE_KEY_FILE=stack["identity_private_key_file"],
-        SERVICE_URLS_JSON=json.dumps({n: started[n].url for n in ("contacts", "tasks", "executions")}),
+        SERVICE_URLS_JSON=json.dumps({n: started[n].url for n in ("contacts", "tasks", "executions", "ingest")}),
         CLERK_JWT_KEY=clerk_issuer.public_pem,
         CLERK_ISSUER=clerk_issuer.issuer,
         CLERK_AUTHORIZED_PARTIES=DEV_ORIGIN,

@@ -33,6 +33,7 @@ GROUPS = {
         "intake": topics.INGEST,
     },
     "worker": {"executions": topics.EXECUTIONS, "tasks": topics.TASKS},
+    "ingest": {"cases": topics.EXECUTIONS},
 }
 
 

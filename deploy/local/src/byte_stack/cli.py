@@ -1,14 +1,15 @@
-"""`byte-stack up|infra|down|status|env [--profile dev|test]`."""
+"""`byte-stack up|infra|down|status|env|token|identity-token|demo [--profile dev|test]`."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import sys
 import time
 from pathlib import Path
 
-from . import devclerk, identity, stack
+from . import demo, devclerk, identity, stack
 from .procs import StackError
 from .profiles import (
     PROFILES,
@@ -81,7 +82,7 @@ def _identity_token(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="byte-stack", description="BYTE's local runtime stack, without Docker")
-    ap.add_argument("command", choices=["up", "infra", "down", "status", "env", "token", "identity-token"])
+    ap.add_argument("command", choices=["up", "infra", "down", "status", "env", "token", "identity-token", "demo"])
     ap.add_argument("--profile", default="dev", choices=sorted(PROFILES))
     ap.add_argument("--services", type=Path, default=None, help="service registry (default deploy/local/services.toml)")
     tok = ap.add_argument_group(
@@ -129,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             print(_token(args))
         elif args.command == "identity-token":
             print(_identity_token(args))
+        elif args.command == "demo":
+            asyncio.run(demo.run(demo.target_for(args.profile, args.org or "org_demo")))
     except StackError as e:
         print(f"byte-stack {args.command} --profile {args.profile} FAILED:\n{e}", file=sys.stderr)
         return 1

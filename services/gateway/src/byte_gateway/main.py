@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from svix.webhooks import Webhook
 
-from byte_gateway import api
+from byte_gateway import api, catalogue
 from byte_gateway.access import Gatekeeper
 from byte_gateway.clerk import AuthError, ClerkVerifier, JwksCache, KeysUnavailable
 from byte_gateway.handlers import WebhookHandlers
@@ -169,6 +169,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.openapi, side_client, settings.service_urls_json, ttl_seconds=settings.openapi_cache_seconds
     )
     app.include_router(api.router)
+    app.include_router(catalogue.router)
     if limits is not None and not settings.rate_limit_storage_uri.removeprefix("async+").startswith("memory"):
         runtime.checks["rate_limit_storage"] = limits.ping
     install_health(app, runtime)
