@@ -63,7 +63,7 @@ def entry_of(envelope: Envelope) -> Entry:
         note = data["note"]
         details: dict[str, Any] = {"on": {"type": note["entity_type"], "id": note["entity_id"]}}
         if what == "updated":
-            details.update({name: change(data["previous"].get(name), note[name]) for name in data["changed_fields"]})
+            details.update({name: change(data["previous"].get(name), note.get(name)) for name in data["changed_fields"]})
         return Entry(
             "note",
             note["id"],
