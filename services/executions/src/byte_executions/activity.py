@@ -61,16 +61,16 @@ def entry_of(envelope: Envelope) -> Entry:
         return Entry("definition", str(definition.get("id") or definition["definition_id"]), details=details)
     if kind == "note":
         note = data["note"]
-        details: dict[str, Any] = {"on": {"type": note["entity_type"], "id": note["entity_id"]}}
+        on = {"on": {"type": note["entity_type"], "id": note["entity_id"]}}
         if what == "updated":
-            details.update({name: change(data["previous"].get(name), note.get(name)) for name in data["changed_fields"]})
+            on.update({name: change(data["previous"].get(name), note.get(name)) for name in data["changed_fields"]})
         return Entry(
             "note",
             note["id"],
             execution_id=event.note.execution_id,  # type: ignore[attr-defined]
             contact_id=event.note.contact_id,  # type: ignore[attr-defined]
             task_id=event.note.task_id,  # type: ignore[attr-defined]
-            details=details,
+            details=on,
         )
     if kind == "submission":
         return Entry(
