@@ -8,6 +8,8 @@
 - `workflow.step_entered`, `execution.status_changed`, `workflow.completed|failed|cancelled`
   (the worker): where a case stands. A status change for an unknown case, or a status its
   definition version lacks, is refused and so dead-lettered.
+- every event type of every topic (`register_activity`): one `activity_log` row per envelope id;
+  `task.*` also feeds `task_summaries` (notes on tasks, my tasks).
 
 They go through `byte_platform.consumers.subscribe` (offsets committed after success, poison and
 refusals dead-lettered, transient failures retried); the handlers claim the envelope id in the
