@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from byte_contracts import contacts, identity, ingest, topics, workflow
+from byte_contracts import contacts, identity, ingest, notes, topics, workflow
 from byte_contracts import executions as execution_events
 from byte_contracts import tasks as task_events
 
@@ -61,6 +61,9 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("workflow.failed", topics.WORKFLOW, workflow.WorkflowFailed),
         EventSpec("workflow.cancelled", topics.WORKFLOW, workflow.WorkflowCancelled),
         EventSpec("submission.received", topics.INGEST, ingest.SubmissionReceived),
+        EventSpec("note.created", topics.EXECUTIONS, notes.NoteCreated),
+        EventSpec("note.updated", topics.EXECUTIONS, notes.NoteUpdated),
+        EventSpec("note.deleted", topics.EXECUTIONS, notes.NoteDeleted),
     )
 }
 

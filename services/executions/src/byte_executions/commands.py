@@ -165,3 +165,51 @@ class DismissDuplicate:
     """The case's applicant is not the contact it was flagged as a possible duplicate of."""
 
     execution_id: uuid.UUID
+
+
+# --- notes, the task projection --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WriteNote:
+    entity_type: str
+    """`case`, `contact` or `task`."""
+    entity_id: uuid.UUID
+    content: str
+    is_internal: bool = True
+
+
+@dataclass(frozen=True)
+class EditNote:
+    note_id: uuid.UUID
+    content: str | None = None
+    is_internal: bool | None = None
+
+
+@dataclass(frozen=True)
+class DeleteNote:
+    note_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class RecordTask:
+    """A task as its event's snapshot shows it (`as_of`: the snapshot's `updated_at`)."""
+
+    task_id: uuid.UUID
+    execution_id: uuid.UUID | None
+    contact_id: uuid.UUID | None
+    title: str
+    status: str
+    assigned_to: str | None
+    assigned_role: str | None
+    due_date: datetime | None
+    priority: str
+    step_id: str | None
+    created_at: datetime
+    as_of: datetime
+
+
+@dataclass(frozen=True)
+class ForgetTask:
+    task_id: uuid.UUID
+    execution_id: uuid.UUID | None

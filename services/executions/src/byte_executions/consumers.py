@@ -8,6 +8,8 @@
 - `workflow.step_entered`, `execution.status_changed`, `workflow.completed|failed|cancelled`
   (the worker): where a case stands. A status change for an unknown case, or a status its
   definition version lacks, is refused and so dead-lettered.
+- every event type of every topic (`register_activity`): one `activity_log` row per envelope id;
+  `task.*` also feeds `task_summaries` (notes on tasks, my tasks).
 
 They go through `byte_platform.consumers.subscribe` (offsets committed after success, poison and
 refusals dead-lettered, transient failures retried); the handlers claim the envelope id in the
@@ -19,6 +21,8 @@ from __future__ import annotations
 from byte_contracts import Envelope, payload_model, topics
 from byte_contracts.contacts import ContactDeleted, ContactSnapshot, ContactUpserted
 from byte_contracts.ingest import SubmissionReceived
+from byte_contracts.registry import EVENTS
+from byte_contracts.tasks import TaskDeleted
 from byte_contracts.workflow import (
     ExecutionStatusChanged,
     StepEntered,
@@ -34,14 +38,17 @@ from byte_executions.commands import (
     ApplyStatusChange,
     EndCase,
     ForgetContact,
+    ForgetTask,
     ProvisionOrg,
     RecordApplicant,
     RecordContact,
     RecordStepEntered,
     RecordSubmission,
+    RecordTask,
 )
 from byte_executions.domain import RunState
 from byte_executions.handlers import CaseHandlers, IntakeHandlers, ProjectionHandlers, Provisioning
+from byte_executions.handlers.activity import ActivityHandlers, TaskProjection
 from byte_executions.handlers.definitions import SERVICE
 
 SYSTEM_ACTOR = f"system:{SERVICE}"
@@ -140,3 +147,47 @@ def register(
     subscribe(broker, topics.WORKFLOW, group_id=f"{group}.workflow", handler=on_workflow, types=WORKFLOW_TYPES)
     if intake is not None:
         subscribe(broker, topics.INGEST, group_id=f"{group}.intake", handler=on_submission, types=INTAKE_TYPES)
+
+
+# --- the audit trail and the task projection ---------------------------------------------------
+# `activity.<topic>`: every registered event type of every topic, one trail row per envelope id.
+# `task-summaries`: `task.*`, what notes on tasks and the caller's dashboard read.
+ACTIVITY_TOPICS = topics.ALL
+
+
+def types_on(topic: str) -> frozenset[str]:
+    return frozenset(t for t, spec in EVENTS.items() if spec.topic == topic)
+
+
+def register_activity(broker: KafkaBroker, activity: ActivityHandlers, tasks: TaskProjection, group: str) -> None:
+    async def on_any(envelope: Envelope) -> None:
+        await activity.record(Context.of_event(envelope), envelope)
+
+    async def on_task(envelope: Envelope) -> None:
+        ctx = Context.of_event(envelope, actor=SYSTEM_ACTOR)
+        event = payload_model(envelope.type).model_validate(envelope.data)
+        if isinstance(event, TaskDeleted):
+            await tasks.forget_task(ctx, ForgetTask(event.task_id, event.workflow_execution_id))
+            return
+        task = event.task  # type: ignore[attr-defined]
+        await tasks.record_task(
+            ctx,
+            RecordTask(
+                task_id=task.id,
+                execution_id=task.workflow_execution_id,
+                contact_id=task.contact_id,
+                title=task.title,
+                status=task.status.value,
+                assigned_to=task.assigned_to,
+                assigned_role=task.assigned_role,
+                due_date=task.due_date,
+                priority=task.priority.value,
+                step_id=task.created_by_step_id,
+                created_at=task.created_at,
+                as_of=task.updated_at,
+            ),
+        )
+
+    for topic in ACTIVITY_TOPICS:
+        subscribe(broker, topic, group_id=f"{group}.activity.{topic}", handler=on_any, types=types_on(topic))
+    subscribe(broker, topics.TASKS, group_id=f"{group}.task-summaries", handler=on_task, types=types_on(topics.TASKS))

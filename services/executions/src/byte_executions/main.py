@@ -11,8 +11,11 @@ from fastapi import FastAPI
 
 from byte_executions import api, consumers
 from byte_executions.handlers import CaseHandlers, DefinitionHandlers, IntakeHandlers, ProjectionHandlers, Provisioning
+from byte_executions.handlers.activity import ActivityHandlers, TaskProjection
+from byte_executions.handlers.notes import NoteHandlers
 from byte_executions.models import inbox, outbox
 from byte_executions.queries import CaseQueries, DefinitionQueries
+from byte_executions.queries.activity import ActivityQueries
 from byte_executions.queries.live import LiveStates
 from byte_executions.settings import ExecutionsSettings
 
@@ -21,7 +24,7 @@ def create_app(settings: ExecutionsSettings | None = None) -> FastAPI:
     settings = settings or ExecutionsSettings()
     runtime = Runtime(settings)
     db = runtime.database()
-    broker = runtime.broker([topics.EXECUTIONS, topics.IDENTITY, topics.CONTACTS, topics.WORKFLOW, topics.INGEST])
+    broker = runtime.broker(list(topics.ALL))
     uow = UnitOfWork(db, runtime.outbox_relay(db, broker, outbox), inbox)
     definition_handlers = DefinitionHandlers(uow)
     provisioning = Provisioning(definition_handlers)
@@ -35,6 +38,7 @@ def create_app(settings: ExecutionsSettings | None = None) -> FastAPI:
     runtime.add("temporal client", live_states.connect)
     if settings.consumers_enabled:
         consumers.register(broker, provisioning, projections, case_handlers, settings.consumer_group, intake)
+        consumers.register_activity(broker, ActivityHandlers(uow), TaskProjection(uow), settings.consumer_group)
 
     app = base_app(title="BYTE executions", version="0.1.0", lifespan=runtime.lifespan())
     app.state.settings = settings
@@ -46,6 +50,8 @@ def create_app(settings: ExecutionsSettings | None = None) -> FastAPI:
     app.state.definition_queries = DefinitionQueries(db)
     app.state.case_queries = CaseQueries(db)
     app.state.live_states = live_states
+    app.state.note_handlers = NoteHandlers(uow)
+    app.state.activity_queries = ActivityQueries(db)
     for router in api.routers:
         app.include_router(router)
     install_health(app, runtime)

@@ -205,5 +205,96 @@ intake_submissions = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
 
+# Notes on a case, a contact or a task (`entity_type`, `entity_id`); `execution_id`,
+# `contact_id` and `task_id` are what the note concerns, resolved when it was written, so a case
+# finds the notes on its tasks without a join. Content is plain text, stored as given.
+notes = sa.Table(
+    "notes",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("org_id", sa.Text, nullable=False),
+    sa.Column("entity_type", sa.Text, nullable=False),
+    sa.Column("entity_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("execution_id", UUID(as_uuid=True)),
+    sa.Column("contact_id", UUID(as_uuid=True)),
+    sa.Column("task_id", UUID(as_uuid=True)),
+    sa.Column("author_id", sa.Text, nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("is_internal", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("entity_type IN ('case', 'contact', 'task')", name="notes_entity_type_valid"),
+)
+# an entity's notes, newest first, walked by keyset
+sa.Index("notes_by_entity", notes.c.org_id, notes.c.entity_type, notes.c.entity_id, notes.c.created_at, notes.c.id)
+
+# What a dashboard and a note need of a task, kept from `task.*` events (no call to tasks).
+# `as_of` is the snapshot's `updated_at`: an older snapshot arriving late changes nothing; a
+# deletion is final.
+task_summaries = sa.Table(
+    "task_summaries",
+    metadata,
+    sa.Column("org_id", sa.Text, primary_key=True),
+    sa.Column("task_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("execution_id", UUID(as_uuid=True)),
+    sa.Column("contact_id", UUID(as_uuid=True)),
+    sa.Column("title", sa.Text),
+    sa.Column("status", sa.Text),
+    sa.Column("assigned_to", sa.Text),
+    sa.Column("assigned_role", sa.Text),
+    sa.Column("due_date", sa.DateTime(timezone=True)),
+    sa.Column("priority", sa.Text),
+    sa.Column("step_id", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+    sa.Column("as_of", sa.DateTime(timezone=True)),
+    sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+# my tasks: a member's open tasks by due date (the dashboard's counts and first page)
+sa.Index(
+    "task_summaries_open_by_assignee",
+    task_summaries.c.org_id,
+    task_summaries.c.assigned_to,
+    task_summaries.c.due_date,
+    task_summaries.c.task_id,
+    postgresql_where=sa.and_(task_summaries.c.status != "done", sa.not_(task_summaries.c.deleted)),
+)
+
+# The audit trail: one row per domain event of any service (the envelope id is the key), never
+# changed nor deleted (migration 0007 revokes UPDATE, DELETE and TRUNCATE and adds a trigger
+# refusing them). `execution_id`, `contact_id`, `task_id`, `submission_id` link the row to what
+# it concerns; `details` is what changed (`{field: {"before": .., "after": ..}}`) and context.
+activity_log = sa.Table(
+    "activity_log",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("org_id", sa.Text, nullable=False),
+    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("actor_type", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("entity_type", sa.Text, nullable=False),
+    sa.Column("entity_id", sa.Text, nullable=False),
+    sa.Column("execution_id", UUID(as_uuid=True)),
+    sa.Column("contact_id", UUID(as_uuid=True)),
+    sa.Column("task_id", UUID(as_uuid=True)),
+    sa.Column("submission_id", sa.Text),
+    sa.Column("details", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("correlation_id", sa.Text),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("actor_type IN ('user', 'system')", name="activity_log_actor_type_valid"),
+)
+# every read is (org, [one filter,] newest first), walked by keyset on (occurred_at, id)
+sa.Index("activity_log_feed", activity_log.c.org_id, activity_log.c.occurred_at, activity_log.c.id)
+for _link in ("execution_id", "contact_id", "task_id", "submission_id", "actor", "action"):
+    sa.Index(
+        f"activity_log_by_{_link}",
+        activity_log.c.org_id,
+        activity_log.c[_link],
+        activity_log.c.occurred_at,
+        activity_log.c.id,
+        postgresql_where=activity_log.c[_link].isnot(None) if _link.endswith("_id") else None,
+    )
+
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)

@@ -262,3 +262,96 @@ class BoardColumn(BaseModel):
 
 class Board(BaseModel):
     columns: list[BoardColumn]
+
+
+# --- notes, the activity log, my tasks -------------------------------------------------------
+
+NOTE_CONTENT_MAX = 10_000
+NoteContent = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=NOTE_CONTENT_MAX),
+    StorableText,
+    Field(
+        description=f"plain text, stored as given (never rendered as HTML here); at most {NOTE_CONTENT_MAX} characters"
+    ),
+]
+
+
+class NoteCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    entity_type: Literal["case", "contact", "task"]
+    entity_id: uuid.UUID
+    content: NoteContent
+    is_internal: bool = True
+
+
+class NoteUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: NoteContent | None = None
+    is_internal: bool | None = None
+
+
+class NotePublic(BaseModel):
+    id: uuid.UUID
+    entity_type: Literal["case", "contact", "task"]
+    entity_id: uuid.UUID
+    execution_id: uuid.UUID | None = Field(description="the case it concerns (a note on a case's task names it)")
+    contact_id: uuid.UUID | None
+    task_id: uuid.UUID | None
+    author_id: str
+    content: str
+    is_internal: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class NotePage(BaseModel):
+    items: list[NotePublic]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+
+
+class ActivityEntry(BaseModel):
+    id: uuid.UUID = Field(description="the event's envelope id")
+    occurred_at: datetime
+    actor: str = Field(description="a user id, or `system:<service>`")
+    actor_type: Literal["user", "system"]
+    action: str = Field(description="the event type, e.g. `task.claimed`")
+    entity_type: str = Field(
+        description="case, contact, task, note, submission, definition, membership, user, organization"
+    )
+    entity_id: str
+    execution_id: uuid.UUID | None
+    contact_id: uuid.UUID | None
+    task_id: uuid.UUID | None
+    submission_id: str | None
+    details: dict[str, Any] = Field(
+        description='what changed (`{field: {"before": .., "after": ..}}` or `changed`) and context'
+    )
+    correlation_id: str | None
+
+
+class ActivityPage(BaseModel):
+    items: list[ActivityEntry]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+
+
+class MyTask(BaseModel):
+    task_id: uuid.UUID
+    title: str | None
+    status: str | None
+    priority: str | None
+    due_date: datetime | None
+    execution_id: uuid.UUID | None
+    contact_id: uuid.UUID | None
+    step_id: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class MyTasks(BaseModel):
+    open: int = Field(description="open tasks assigned to the caller")
+    overdue: int = Field(description="of them, due before now")
+    due_this_week: int = Field(description="of them, due within the next 7 days")
+    items: list[MyTask] = Field(description="the first open ones, soonest due first (undated last)")

@@ -198,9 +198,11 @@ WRITE_RULES: tuple[Rule, ...] = (
     _rule("PATCH", "/v1/executions/{id}", Level.WRITE),
     _rule("POST", "/v1/executions/{id}/status", Level.WRITE),
     _rule("POST", "/v1/executions/{id}/cancel", Level.WRITE),
-    # notes on a case or a contact
+    # notes on a case, a contact or a task: members write; the executions service lets only the
+    # author or an admin edit or delete one
     _rule("POST", "/v1/notes", Level.WRITE),
     _rule("PATCH PUT", "/v1/notes/{id}", Level.WRITE),
+    _rule("DELETE", "/v1/notes/{id}", Level.WRITE),
     _rule("POST", "/v1/executions/{id}/notes", Level.WRITE),
     # exports are reads that happen to be POSTed (a filter body)
     _rule("POST", "/v1/exports", Level.READ),

@@ -8,7 +8,9 @@ from byte_platform.http import CurrentContext
 from fastapi import Depends, Request
 
 from byte_executions.handlers import CaseHandlers, DefinitionHandlers, Provisioning
+from byte_executions.handlers.notes import NoteHandlers
 from byte_executions.queries import CaseQueries, DefinitionQueries
+from byte_executions.queries.activity import ActivityQueries
 from byte_executions.queries.live import LiveStates
 
 
@@ -49,3 +51,15 @@ async def _live_states(request: Request) -> LiveStates:
 
 
 LiveReads = Annotated[LiveStates, Depends(_live_states)]
+
+
+async def _note_handlers(request: Request) -> NoteHandlers:
+    return request.app.state.note_handlers
+
+
+async def _activity_queries(request: Request) -> ActivityQueries:
+    return request.app.state.activity_queries
+
+
+NoteCommands = Annotated[NoteHandlers, Depends(_note_handlers)]
+ActivityReads = Annotated[ActivityQueries, Depends(_activity_queries)]
