@@ -13,6 +13,8 @@ from byte_executions import api, consumers
 from byte_executions.handlers import CaseHandlers, DefinitionHandlers, IntakeHandlers, ProjectionHandlers, Provisioning
 from byte_executions.models import inbox, outbox
 from byte_executions.queries import CaseQueries, DefinitionQueries
+from byte_executions.queries.dashboard import DashboardQueries
+from byte_executions.queries.exports import ExportQueries
 from byte_executions.queries.live import LiveStates
 from byte_executions.settings import ExecutionsSettings
 
@@ -46,6 +48,8 @@ def create_app(settings: ExecutionsSettings | None = None) -> FastAPI:
     app.state.definition_queries = DefinitionQueries(db)
     app.state.case_queries = CaseQueries(db)
     app.state.live_states = live_states
+    app.state.dashboard_queries = DashboardQueries(db)
+    app.state.export_queries = ExportQueries(db, app.state.dashboard_queries)
     for router in api.routers:
         app.include_router(router)
     install_health(app, runtime)

@@ -2,8 +2,8 @@
 the handler, shape the answer. Refusals are the handlers' `DomainError`s; the platform renders
 them as problem+json. Every route first makes sure the caller's org has its default definition."""
 
-from byte_executions.api import cases, definitions, intake
+from byte_executions.api import cases, dashboard, definitions, exports, intake
 
-routers = [definitions.router, cases.router, intake.router]
+routers = [definitions.router, cases.router, intake.router, dashboard.router, exports.router]
 
 __all__ = ["routers"]
