@@ -200,7 +200,9 @@ async def test_dashboard_waits_and_exports_of_known_cases(client, db, publish, h
         assert waits["steps"][1]["step_name"] == "Wait for the decision"
         [longest] = waits["waiting_longest"]
         assert (longest["execution_id"], longest["step_id"], longest["contact_name"]) == (
-            str(ids["b"]), "review", "@SUM(A1) Plain"
+            str(ids["b"]),
+            "review",
+            "@SUM(A1) Plain",
         )
         assert datetime.fromisoformat(longest["since"]) == at(base, 7, 9, 30)
         # A closed on day 8, through its workflow's end
@@ -232,7 +234,8 @@ async def test_dashboard_waits_and_exports_of_known_cases(client, db, publish, h
         assert first[str(ids["d"])]["contact_first_name"] == 'Ann "The Hammer"'
         assert first[str(ids["d"])]["contact_last_name"] == "Line1\nLine2"
         assert (first[str(ids["a"])]["contact_first_name"], first[str(ids["a"])]["contact_last_name"]) == (
-            "'+cmd", "'-minus"
+            "'+cmd",
+            "'-minus",
         )
         assert first[str(ids["b"])]["contact_first_name"] == "'@SUM(A1)"
         assert first[str(ids["a"])]["status"] == "approved" and first[str(ids["a"])]["definition_name"] == (

@@ -22,6 +22,9 @@ router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"], dependencies=[Dep
 
 MAX_DAYS = 366
 MAX_WEEKS = 104
+# Days a case can have: the bounds keep a range's arithmetic (whole weeks, the day after) in
+# what dates can hold.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9999, 1, 1)
 
 
 async def _queries(request: Request) -> DashboardQueries:
@@ -44,8 +47,11 @@ Definition = Annotated[DefinitionRef | None, Depends(definition_filter)]
 
 
 def period(first: date | None, last: date | None, default_days: int, max_days: int) -> Period:
+    for name, day in (("from", first), ("to", last)):
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise Invalid(name, f"must be between {FIRST_DAY} and {LAST_DAY}", location="query")
     last = last or datetime.now(UTC).date()
-    first = first or last - timedelta(days=default_days - 1)
+    first = first or max(last - timedelta(days=default_days - 1), FIRST_DAY)
     if first > last:
         raise Invalid("from", "must not be after `to`", location="query")
     if (last - first).days >= max_days:
