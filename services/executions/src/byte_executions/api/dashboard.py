@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from byte_contracts.errors import Invalid
 from byte_platform.http import CurrentContext
 from byte_platform.validation import AwareDatetime
 from fastapi import APIRouter, Depends, Query, Request
@@ -47,16 +46,12 @@ Definition = Annotated[DefinitionRef | None, Depends(definition_filter)]
 
 
 def period(first: date | None, last: date | None, default_days: int, max_days: int) -> Period:
-    for name, day in (("from", first), ("to", last)):
-        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
-            raise Invalid(name, f"must be between {FIRST_DAY} and {LAST_DAY}", location="query")
-    last = last or datetime.now(UTC).date()
-    first = first or max(last - timedelta(days=default_days - 1), FIRST_DAY)
-    if first > last:
-        raise Invalid("from", "must not be after `to`", location="query")
-    if (last - first).days >= max_days:
-        raise Invalid("from", f"the range spans at most {max_days} days", location="query")
-    return Period(first, last)
+    """The days asked for, as the case list reads its date filters: a `from` after `to` keeps
+    no day (an empty answer, not an error); a range longer than `max_days` keeps its last
+    `max_days`."""
+    last = min(max(last or datetime.now(UTC).date(), FIRST_DAY), LAST_DAY)
+    first = first or last - timedelta(days=default_days - 1)
+    return Period(max(first, FIRST_DAY, last - timedelta(days=max_days - 1)), last)
 
 
 @router.get("/cases-by-status", response_model=CasesByStatus)
@@ -75,7 +70,8 @@ async def cases_per_day(
     ] = None,
     last: Annotated[date | None, Query(alias="to", description="last UTC day (inclusive); default: today")] = None,
 ) -> CasesPerDay:
-    """Cases opened and closed (their workflow ended) per UTC day, every day of the range listed."""
+    """Cases opened and closed (their workflow ended) per UTC day, every day of the range listed
+    (at most the last 366 days of it)."""
     return await reads.per_day(ctx, period(first, last, 30, MAX_DAYS), definition)
 
 
@@ -113,5 +109,6 @@ async def throughput(
     first: Annotated[date | None, Query(alias="from", description="default: 12 weeks before `to`")] = None,
     last: Annotated[date | None, Query(alias="to", description="default: today")] = None,
 ) -> Throughput:
-    """Cases opened and decided (approved or rejected) per ISO week, and the approve/reject ratio."""
+    """Cases opened and decided (approved or rejected) per ISO week (the weeks holding `from`
+    and `to` included; at most 104 weeks), and the approve/reject ratio."""
     return await reads.throughput(ctx, period(first, last, 12 * 7, MAX_WEEKS * 7), definition)
