@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from byte_platform.http import CurrentContext
-from byte_platform.validation import AwareDatetime
+from byte_platform.validation import AwareDatetime, IsoDate
 from fastapi import APIRouter, Depends, Query, Request
 
 from byte_executions import domain
@@ -66,9 +66,9 @@ async def cases_per_day(
     reads: Reads,
     definition: Definition,
     first: Annotated[
-        date | None, Query(alias="from", description="first UTC day; default: 29 days before `to`")
+        IsoDate | None, Query(alias="from", description="first UTC day; default: 29 days before `to`")
     ] = None,
-    last: Annotated[date | None, Query(alias="to", description="last UTC day (inclusive); default: today")] = None,
+    last: Annotated[IsoDate | None, Query(alias="to", description="last UTC day (inclusive); default: today")] = None,
 ) -> CasesPerDay:
     """Cases opened and closed (their workflow ended) per UTC day, every day of the range listed
     (at most the last 366 days of it)."""
@@ -106,8 +106,8 @@ async def throughput(
     ctx: CurrentContext,
     reads: Reads,
     definition: Definition,
-    first: Annotated[date | None, Query(alias="from", description="default: 12 weeks before `to`")] = None,
-    last: Annotated[date | None, Query(alias="to", description="default: today")] = None,
+    first: Annotated[IsoDate | None, Query(alias="from", description="default: 12 weeks before `to`")] = None,
+    last: Annotated[IsoDate | None, Query(alias="to", description="default: today")] = None,
 ) -> Throughput:
     """Cases opened and decided (approved or rejected) per ISO week (the weeks holding `from`
     and `to` included; at most 104 weeks), and the approve/reject ratio."""
