@@ -6,7 +6,7 @@ import json
 import math
 import uuid
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Any
 
 import pytest
@@ -15,6 +15,7 @@ from byte_platform.pagination import BadCursor, Keyset, decode_cursor, encode_cu
 from byte_platform.validation import (
     MAX_JSON_DEPTH,
     AwareDatetime,
+    IsoDate,
     JsonObject,
     SafeText,
     StorableText,
@@ -195,6 +196,18 @@ def test_iso_8601_times_with_a_zone_pass(value, expected):
 
 def test_a_naive_datetime_object_is_refused_too():
     assert errors_of(TypeAdapter(AwareDatetime), datetime(2026, 1, 31))
+
+
+@pytest.mark.parametrize(
+    "value", ["0", 0, "20260131", "2026-01-31T00:00:00Z", "2026-02-30", "0000-01-01", "2026-W05", None]
+)
+def test_only_calendar_dates_pass_as_dates(value):
+    assert errors_of(TypeAdapter(IsoDate), value)
+
+
+def test_a_calendar_date_passes():
+    assert TypeAdapter(IsoDate).validate_python("2026-01-31") == date(2026, 1, 31)
+    assert TypeAdapter(IsoDate).validate_python(date(2026, 1, 31)) == date(2026, 1, 31)
 
 
 # --- cursors -----------------------------------------------------------------------------------

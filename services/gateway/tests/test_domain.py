@@ -121,10 +121,15 @@ def test_levels():
         ("DELETE", "/v1/executions/abc", Level.ADMIN),
         ("PUT", "/v1/executions/abc", Level.ADMIN),  # unlisted: admin by default
         ("POST", "/v1/executions/abc/status/extra", Level.ADMIN),
-        ("POST", "/v1/exports/contacts", Level.READ),
         ("POST", "/v1/notes", Level.WRITE),
         ("PATCH", "/v1/notes/abc", Level.WRITE),
         ("DELETE", "/v1/notes/abc", Level.WRITE),  # the author or an admin: the executions service checks
+        # exports: members, reads included
+        ("GET", "/v1/exports/cases.csv", Level.WRITE),
+        ("GET", "/v1/exports", Level.WRITE),
+        ("POST", "/v1/exports/contacts", Level.WRITE),
+        ("GET", "/v1/exportsish", Level.READ),
+        ("GET", "/v1/dashboard/waits", Level.READ),
         # Formstack settings and raw submissions: admins only, reads included
         ("GET", "/v1/formstack/submissions", Level.ADMIN),
         ("HEAD", "/v1/formstack", Level.ADMIN),

@@ -82,6 +82,10 @@ CASE_MATRIX = [
     ("GET", "/v1/executions/{case}", None, R, 200),
     ("GET", "/v1/definitions", None, R, 200),
     ("GET", "/v1/definitions/{definition}", None, R, 200),
+    ("GET", "/v1/dashboard/cases-by-status", None, R, 200),
+    ("GET", "/v1/dashboard/waits", None, R, 200),
+    ("GET", "/v1/exports/cases.csv", None, W, 200),
+    ("GET", "/v1/exports/report.pdf", None, W, 200),
     ("POST", "/v1/executions", {"contact_id": "{contact}", "definition_id": "applicant-review"}, W, 201),
     ("PATCH", "/v1/executions/{case}", {"metadata": {"priority": "high"}}, W, 200),
     ("POST", "/v1/executions/{case}/status", {"status": "in_review", "reason": "looked at it"}, W, 202),
@@ -109,8 +113,8 @@ def _document() -> dict[str, Any]:
 
 @pytest.mark.parametrize("role", list(ROLES))
 async def test_case_role_matrix(cases_gateway, clerk_issuer, role, org_id, h):
-    """Members open, edit, move and cancel cases; deleting a case and every definition write
-    are for admins; guests only read."""
+    """Members open, edit, move and cancel cases and export them; deleting a case and every
+    definition write are for admins; guests only read (dashboards included, exports not)."""
     import httpx
 
     def client(clerk_role: str) -> httpx.AsyncClient:
@@ -165,6 +169,8 @@ async def test_the_executions_service_refuses_what_the_gateway_would(executions_
         opening = {"contact_id": str(uuid.uuid4()), "definition_id": "applicant-review"}
         assert (await guest.post("/v1/executions", json=opening)).status_code == 403
         assert (await guest.patch(f"/v1/executions/{uuid.uuid4()}", json={"metadata": {}})).status_code == 403
+        assert (await guest.get("/v1/exports/cases.csv")).status_code == 403
+        assert (await guest.get("/v1/dashboard/cases-by-status")).status_code == 200
         for caller in (member, reviewer):
             assert (await caller.delete(f"/v1/executions/{uuid.uuid4()}")).status_code == 403
             assert (await caller.post("/v1/definitions", json=_document())).status_code == 403

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, ValidationError
@@ -192,3 +192,22 @@ def _strict_aware(value: Any) -> Any:
 
 AwareDatetime = Annotated[datetime, BeforeValidator(_strict_aware)]
 """A time with a zone, given as an ISO 8601 string (in JSON bodies and query strings alike)."""
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+ISO_DATE_MESSAGE = "must be an ISO 8601 calendar date, e.g. 2026-01-31"
+
+
+def _strict_date(value: Any) -> Any:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise PydanticCustomError("date_parsing", ISO_DATE_MESSAGE)
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise PydanticCustomError("date_parsing", f"{ISO_DATE_MESSAGE} ({exc})") from None
+
+
+IsoDate = Annotated[date, BeforeValidator(_strict_date)]
+"""A calendar date given as `YYYY-MM-DD` (no timestamps, no numbers, no times)."""

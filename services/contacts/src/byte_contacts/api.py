@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated
 
 from byte_contracts.enums import ContactStatus
+from byte_platform.exports import EXPORT_FORMAT, EXPORT_TRAILER_FORMAT
 from byte_platform.http import CurrentContext
 from byte_platform.responses import JsonBytes, page_response
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -15,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from byte_contacts.commands import CreateContact, DeleteContact, UpdateContact, UpsertContact
 from byte_contacts.domain import Sort, parse_sort
 from byte_contacts.handlers import PUBLIC_COLUMNS, ContactHandlers
-from byte_contacts.queries import EXPORT_FORMAT, EXPORT_TRAILER_FORMAT, ContactFilter, ContactQueries
+from byte_contacts.queries import ContactFilter, ContactQueries
 from byte_contacts.schemas import (
     PAGE_SIZE_MAX,
     ContactCreate,

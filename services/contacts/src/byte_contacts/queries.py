@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from byte_contracts.enums import ContactStatus
 from byte_platform.context import Context
 from byte_platform.db import Database, row_in_org
+from byte_platform.exports import stream_csv
 from byte_platform.pagination import Keyset, dump_time, parse_time
 
 from byte_contacts.domain import Sort
@@ -90,41 +87,13 @@ class ContactQueries:
         trailer)."""
         columns = [c.name for c in PUBLIC_COLUMNS]
         assert columns[0] == "id"  # no row may start with the trailer's '#'
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(columns)
-        rows = 0
         stmt = f.keyset.ordered(sa.select(*PUBLIC_COLUMNS).where(*f.where(ctx.org_id)))
-        async with self.db.scoped(ctx.org_id) as session:
-            result = await session.stream(stmt.execution_options(yield_per=500))
-            async for partition in result.partitions():
-                for row in partition:
-                    writer.writerow([_cell(row._mapping[c]) for c in columns])
-                rows += len(partition)
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue() + export_trailer(rows)
 
+        async def batches() -> AsyncIterator[list[Any]]:
+            async with self.db.scoped(ctx.org_id) as session:
+                result = await session.stream(stmt.execution_options(yield_per=500))
+                async for partition in result.partitions():
+                    yield [[row._mapping[c] for c in columns] for row in partition]
 
-EXPORT_FORMAT = "rows-trailer"
-EXPORT_TRAILER_FORMAT = "# rows=<n> complete"
-
-
-def export_trailer(rows: int) -> str:
-    """The export's last line: proof for the client that nothing was cut (see api.py)."""
-    return EXPORT_TRAILER_FORMAT.replace("<n>", str(rows)) + "\r\n"
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, list):
-        return ";".join(value)
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
-    text = str(value)
-    # A cell starting with these runs as a formula in spreadsheet apps (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+        async for chunk in stream_csv(columns, batches()):
+            yield chunk

@@ -106,6 +106,8 @@ class ApplyStatusChange:
     execution_id: uuid.UUID
     status: str
     request_id: uuid.UUID | None = None
+    # when the workflow set it (the event's `changed_at`): where the case's status span begins
+    changed_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,9 @@ def register(
             )
         elif envelope.type == "execution.status_changed":
             changed = ExecutionStatusChanged.model_validate(envelope.data)
-            await cases.status_changed(ctx, ApplyStatusChange(changed.execution_id, changed.status, changed.request_id))
+            await cases.status_changed(
+                ctx, ApplyStatusChange(changed.execution_id, changed.status, changed.request_id, changed.changed_at)
+            )
         elif envelope.type == "workflow.completed":
             completed = WorkflowCompleted.model_validate(envelope.data)
             await cases.ended(

@@ -16,6 +16,8 @@ from byte_executions.handlers.notes import NoteHandlers
 from byte_executions.models import inbox, outbox
 from byte_executions.queries import CaseQueries, DefinitionQueries
 from byte_executions.queries.activity import ActivityQueries
+from byte_executions.queries.dashboard import DashboardQueries
+from byte_executions.queries.exports import ExportQueries
 from byte_executions.queries.live import LiveStates
 from byte_executions.settings import ExecutionsSettings
 
@@ -52,6 +54,8 @@ def create_app(settings: ExecutionsSettings | None = None) -> FastAPI:
     app.state.live_states = live_states
     app.state.note_handlers = NoteHandlers(uow)
     app.state.activity_queries = ActivityQueries(db)
+    app.state.dashboard_queries = DashboardQueries(db)
+    app.state.export_queries = ExportQueries(db, app.state.dashboard_queries)
     for router in api.routers:
         app.include_router(router)
     install_health(app, runtime)

@@ -154,6 +154,78 @@ case_counts = sa.Table(
     sa.CheckConstraint("count >= 0", name="case_counts_not_negative"),
 )
 
+# Cases opened and closed per UTC day, per definition: the dashboard's chart over a date range
+# reads a row a day, however many cases. Kept by a trigger on `workflow_executions` (migration
+# 0008), so that every write of a case, bulk loads included, keeps it.
+case_days = sa.Table(
+    "case_days",
+    metadata,
+    sa.Column("org_id", sa.Text, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("definition_key", sa.Text, primary_key=True),
+    sa.Column("opened", sa.BigInteger, nullable=False),
+    sa.Column("closed", sa.BigInteger, nullable=False),
+    sa.CheckConstraint("opened >= 0 AND closed >= 0", name="case_days_not_negative"),
+)
+
+# Where cases wait: a span per step a case entered (`workflow.step_entered`) and per status it
+# stood in (opened, `execution.status_changed`, its end), keyed by when it began, so that a
+# redelivered event adds nothing. A span ends where the case's next one begins, or when the case
+# ended: `left_at` is recomputed over the case's spans after every event (handlers/spans.py), so
+# events arriving out of order end with the same spans. NULL `left_at`: the case is there now.
+case_step_spans = sa.Table(
+    "case_step_spans",
+    metadata,
+    sa.Column("org_id", sa.Text, primary_key=True),
+    sa.Column("execution_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("entered_at", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("step_id", sa.Text, primary_key=True),
+    sa.Column("phase_id", sa.Text),
+    sa.Column("waiting_for", sa.Text),
+    sa.Column("definition_key", sa.Text, nullable=False),
+    sa.Column("definition_version", sa.Integer, nullable=False),
+    sa.Column("left_at", sa.DateTime(timezone=True)),
+)
+sa.Index(
+    "case_step_spans_by_version",
+    case_step_spans.c.org_id,
+    case_step_spans.c.definition_key,
+    case_step_spans.c.definition_version,
+    case_step_spans.c.left_at,
+)
+# the cases waiting longest right now, oldest first
+sa.Index(
+    "case_step_spans_open",
+    case_step_spans.c.org_id,
+    case_step_spans.c.entered_at,
+    postgresql_where=case_step_spans.c.left_at.is_(None),
+)
+case_status_spans = sa.Table(
+    "case_status_spans",
+    metadata,
+    sa.Column("org_id", sa.Text, primary_key=True),
+    sa.Column("execution_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("entered_at", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("status", sa.Text, primary_key=True),
+    sa.Column("definition_key", sa.Text, nullable=False),
+    sa.Column("definition_version", sa.Integer, nullable=False),
+    sa.Column("left_at", sa.DateTime(timezone=True)),
+)
+sa.Index(
+    "case_status_spans_by_version",
+    case_status_spans.c.org_id,
+    case_status_spans.c.definition_key,
+    case_status_spans.c.definition_version,
+    case_status_spans.c.left_at,
+)
+# decisions per week: when cases entered `approved` / `rejected`
+sa.Index(
+    "case_status_spans_by_status",
+    case_status_spans.c.org_id,
+    case_status_spans.c.status,
+    case_status_spans.c.entered_at,
+)
+
 # What a case list shows of its contact, kept from `contact.*` events (no call to contacts).
 # `as_of` is the snapshot's `updated_at`: an older snapshot arriving late changes nothing. A
 # deletion is final and keeps the last known name.

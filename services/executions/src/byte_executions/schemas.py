@@ -4,7 +4,7 @@ its JSON Schema is served at `GET /v1/definitions/schema`) plus what the service
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from byte_contracts.enums import ExecutionSource
@@ -355,3 +355,102 @@ class MyTasks(BaseModel):
     overdue: int = Field(description="of them, due before now")
     due_this_week: int = Field(description="of them, due within the next 7 days")
     items: list[MyTask] = Field(description="the first open ones, soonest due first (undated last)")
+
+
+# --- the dashboard ---------------------------------------------------------------------------
+
+
+class StatusCount(BaseModel):
+    status: str
+    label: str
+    color: str | None
+    count: int
+
+
+class CasesByStatus(BaseModel):
+    """Every status of the org's definitions (or the named one's), with how many cases stand in it."""
+
+    statuses: list[StatusCount]
+    total: int
+
+
+class DayCount(BaseModel):
+    day: date
+    opened: int
+    closed: int
+
+
+class CasesPerDay(BaseModel):
+    """Cases opened and closed per UTC day, `from`..`to` inclusive, every day listed."""
+
+    days: list[DayCount]
+    opened: int
+    closed: int
+
+
+class RecentCases(BaseModel):
+    items: list[ExecutionPublic]
+
+
+class WaitStats(BaseModel):
+    """How long cases stayed (each case's time summed over its visits), over the cases that
+    left it since `since`: p50 and p90 (times some case actually took), max; and the cases
+    there now, with the longest of their waits so far."""
+
+    cases: int
+    p50_seconds: float | None
+    p90_seconds: float | None
+    max_seconds: float | None
+    waiting_now: int
+    longest_waiting_seconds: float | None
+
+
+class StepWait(WaitStats):
+    step_id: str
+    step_name: str | None
+    phase_id: str | None
+
+
+class StatusWait(WaitStats):
+    status: str
+    label: str
+
+
+class WaitingCase(BaseModel):
+    execution_id: uuid.UUID
+    contact_id: uuid.UUID
+    contact_name: str | None
+    step_id: str
+    step_name: str | None
+    waiting_for: str | None
+    since: datetime
+    waiting_seconds: float
+
+
+class Waits(BaseModel):
+    """Where the cases of one definition version wait (Camunda Optimize's question)."""
+
+    definition_key: str
+    definition_version: int
+    definition_name: str
+    since: datetime
+    steps: list[StepWait]
+    statuses: list[StatusWait]
+    waiting_longest: list[WaitingCase]
+
+
+class WeekCount(BaseModel):
+    week: date = Field(description="the Monday the ISO week starts on")
+    opened: int
+    decided: int
+    approved: int
+    rejected: int
+
+
+class Throughput(BaseModel):
+    """Cases opened and decided (first entering `approved` or `rejected`) per week."""
+
+    weeks: list[WeekCount]
+    approved: int
+    rejected: int
+    approve_ratio: float | None = Field(description="approved / (approved + rejected); null when none was decided")

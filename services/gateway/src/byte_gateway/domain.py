@@ -204,21 +204,28 @@ WRITE_RULES: tuple[Rule, ...] = (
     _rule("PATCH PUT", "/v1/notes/{id}", Level.WRITE),
     _rule("DELETE", "/v1/notes/{id}", Level.WRITE),
     _rule("POST", "/v1/executions/{id}/notes", Level.WRITE),
-    # exports are reads that happen to be POSTed (a filter body)
-    _rule("POST", "/v1/exports", Level.READ),
-    _rule("POST", "/v1/exports/**", Level.READ),
 )
 
 
 # Prefixes whose every method, reads included, is for admins: the Formstack configuration (webhook
 # settings, mappings) and the raw submissions (applicants' data as received).
 ADMIN_ONLY_PREFIXES: tuple[str, ...] = ("/v1/formstack",)
+# Prefixes whose every method, reads included, is for members (not guests): exports take an
+# org's data out in bulk (cases with their contacts as CSV, the pipeline report). The executions
+# service checks the same.
+MEMBER_PREFIXES: tuple[str, ...] = ("/v1/exports",)
+
+
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in prefixes)
 
 
 def required_level(method: str, path: str) -> Level:
     method = method.upper()
-    if any(path == prefix or path.startswith(prefix + "/") for prefix in ADMIN_ONLY_PREFIXES):
+    if _under(path, ADMIN_ONLY_PREFIXES):
         return Level.ADMIN
+    if _under(path, MEMBER_PREFIXES):
+        return Level.WRITE
     if method in READ_METHODS:
         return Level.READ
     for rule in WRITE_RULES:

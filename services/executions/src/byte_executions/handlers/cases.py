@@ -40,6 +40,7 @@ from byte_executions.commands import (
     UpdateCase,
 )
 from byte_executions.domain import RunState
+from byte_executions.handlers import spans
 from byte_executions.handlers.definitions import SNAPSHOT_COLUMNS as DEFINITION_COLUMNS
 from byte_executions.handlers.definitions import snapshot as definition_snapshot
 from byte_executions.models import (
@@ -226,6 +227,7 @@ class CaseHandlers:
                 return snapshot(existing), False
             execution = snapshot(row)
             await shift_counts(work, {(execution.definition_key, execution.status): 1})
+            await spans.status_entered(work, row, execution.status, execution.started_at)
             await work.emit(
                 "execution.created",
                 execution.id,
@@ -337,6 +339,7 @@ class CaseHandlers:
                 await self._request_cancel(work, row, "the case was deleted")
             await work.session.execute(sa.delete(cases).where(cases.c.id == row.id, cases.c.org_id == ctx.org_id))
             await shift_counts(work, {(row.definition_key, row.status): -1})
+            await spans.case_deleted(work, row.id)
             await work.emit(
                 "execution.deleted",
                 row.id,
@@ -365,7 +368,11 @@ class CaseHandlers:
             if ctx.causation_id and not await work.first_time(WORKFLOW_CONSUMER, ctx.causation_id):
                 return None
             row = await self._reported(work, cmd.execution_id, required=False)
-            if row is None or (row.step_entered_at is not None and row.step_entered_at > cmd.entered_at):
+            if row is None:
+                return None
+            # a late report still tells how long the case stayed in that step
+            await spans.step_entered(work, row, cmd.step_id, cmd.phase_id, cmd.waiting_for, cmd.entered_at)
+            if row.step_entered_at is not None and row.step_entered_at > cmd.entered_at:
                 return None
             values = {
                 "current_step_id": cmd.step_id,
@@ -387,6 +394,7 @@ class CaseHandlers:
             row = await self._reported(work, cmd.execution_id, required=True)
             definition = await _definition_version(work, row.definition_id)
             domain.check_status(definition.statuses, cmd.status, location="event")
+            await spans.status_entered(work, row, cmd.status, cmd.changed_at or datetime.now(UTC))
             values: dict[str, Any] = {"status": cmd.status, "updated_by_temporal": True}
             if row.pending_status is not None and (
                 cmd.request_id == row.pending_request_id or cmd.status == row.pending_status
@@ -420,4 +428,6 @@ class CaseHandlers:
                 values["failure"] = cmd.failure
             if values.get("status", row.status) != row.status:
                 changed.append("status")
+                await spans.status_entered(work, row, values["status"], cmd.at)
+            await spans.case_ended(work, row, cmd.at)
             return await self._changed(work, row, values, sorted(changed))
