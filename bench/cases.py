@@ -40,8 +40,8 @@ from byte_stack.devclerk import DEV_ORIGIN
 from byte_testing.kafka import start_at_the_end
 from byte_testing.plugin import ClerkIssuer
 from byte_testing.processes import ServiceProcess
-from harness import Databases, percentile_ms, service, test_stack
 from chain_trace import Marks
+from harness import Databases, percentile_ms, service, test_stack
 from svix.webhooks import Webhook
 from temporalio.client import Client
 from temporalio.worker import Worker
