@@ -40,6 +40,7 @@ from byte_stack.devclerk import DEV_ORIGIN
 from byte_testing.kafka import start_at_the_end
 from byte_testing.plugin import ClerkIssuer
 from byte_testing.processes import ServiceProcess
+from chain_trace import Marks
 from harness import Databases, percentile_ms, service, test_stack
 from svix.webhooks import Webhook
 from temporalio.client import Client
@@ -136,7 +137,15 @@ async def org_known(executions: str) -> bool:
     )
 
 
-async def case_rate(people: People, count: int, concurrency: int, poll: float) -> dict[str, Any]:
+async def case_rate(
+    people: People, count: int, concurrency: int, poll: float, moments: list[tuple[float, str]] | None = None
+) -> dict[str, Any]:
+    """`moments`, when given, gets what the clients saw and when (epoch seconds), for a trace."""
+
+    def seen(what: str, case: dict[str, Any] | None = None) -> None:
+        if moments is not None:
+            moments.append((time.time(), f"client: {what} {case['id'] if case else ''}"))
+
     async def applicant(i: int) -> dict[str, Any]:
         email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
         r = await people.admin.post("/v1/contacts", json={"first_name": "Ada", "last_name": f"B{i}", "email": email})
@@ -168,23 +177,30 @@ async def case_rate(people: People, count: int, concurrency: int, poll: float) -
         return await eventually(listed, interval=poll)
 
     async def one(i: int, contacts: list[dict[str, Any]], record: bool) -> None:
+        seen("opens a case")
         case = await opened(contacts[i])
+        seen("case opened", case)
         shown = time.perf_counter()
         review = await task(people.reviewer, case, "Review Application", poll)
         if record:
             first_task.append(time.perf_counter() - shown)
+        seen("review task seen", case)
         (await people.reviewer.patch(f"/v1/tasks/{review['id']}/claim")).raise_for_status()
         done = {"status": "done", "comment": "References check out."}
         (await people.reviewer.patch(f"/v1/tasks/{review['id']}/status", json=done)).raise_for_status()
-        approval = await task(people.manager, case, "Manager Approval")
+        seen("review done", case)
+        approval = await task(people.manager, case, "Manager Approval", poll)
+        seen("approval task seen", case)
         (await people.manager.patch(f"/v1/tasks/{approval['id']}/claim")).raise_for_status()
         (await people.manager.patch(f"/v1/tasks/{approval['id']}/approve", json={})).raise_for_status()
+        seen("approved", case)
 
         async def approved() -> bool:
             got = (await people.admin.get(f"/v1/executions/{case['id']}")).json()
             return (got["status"], got["run_state"]) == ("approved", "completed")
 
-        await eventually(approved, interval=0.1)
+        await eventually(approved, interval=poll)
+        seen("case approved and completed", case)
 
     warm, measured = contacts[:warm_up], contacts[warm_up:]
     await closed_loop(warm_up, concurrency, lambda i: one(i, warm, False))
@@ -197,7 +213,18 @@ async def case_rate(people: People, count: int, concurrency: int, poll: float) -
     }
 
 
-def worker_process(env: dict[str, Any], group: str, queue: str) -> ServiceProcess:
+async def trace_lines(marks: Marks, org: str, moments: list[tuple[float, str]]) -> list[str]:
+    """The clients' moments and the org's events on one clock, from the first moment on."""
+    zero = moments[0][0]
+    events = await marks.events(org)
+    rows = [(at, f"{'':>32}  {what}") for at, what in moments]
+    rows += [
+        (e.appended, f"occurred {(e.occurred - zero) * 1000:9.1f}  {e.topic:<10} {e.type} {e.subject}") for e in events
+    ]
+    return [f"{(at - zero) * 1000:9.1f} ms  {text}" for at, text in sorted(rows)]
+
+
+def worker_process(env: dict[str, Any], group: str, queue: str, org: str) -> ServiceProcess:
     return ServiceProcess(
         "worker",
         {
@@ -207,6 +234,8 @@ def worker_process(env: dict[str, Any], group: str, queue: str) -> ServiceProces
             "SMTP_PORT": str(env["smtp_port"]),
             "CONSUMER_GROUP": group,
             "TEMPORAL_TASK_QUEUE": queue,
+            # only this run's org: other runs' cases on the shared topics are not its work
+            "ORG_IDS": org,
             "LOG_LEVEL": "WARNING",
         },
         Path(env["logs_dir"]),
@@ -225,7 +254,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for suffix, topic in groups.items():
                 await start_at_the_end(env["kafka_bootstrap_servers"], topic, f"{group}.{suffix}")
             if name == "worker":
-                processes[name] = worker_process(env, group, f"bench-cases-{run_id}")
+                processes[name] = worker_process(env, group, f"bench-cases-{run_id}", org)
             else:
                 processes[name] = service(
                     env, name, databases.create(name), consumer_group=group, temporal_address=env["temporal_address"]
@@ -255,8 +284,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             people = People(gateway, issuer, org)
             temporal = await Client.connect(env["temporal_address"])
             results["bare"] = await bare_rate(temporal, args.bare, args.concurrency)
-            results["cases"] = await case_rate(people, args.cases, args.concurrency, args.poll)
+            moments: list[tuple[float, str]] | None = [] if args.trace else None
+            marks = await Marks.now(env["kafka_bootstrap_servers"], [topics.EXECUTIONS, topics.WORKFLOW, topics.TASKS])
+            results["cases"] = await case_rate(people, args.cases, args.concurrency, args.poll, moments)
             results["cases_over_bare"] = round(results["cases"]["per_second"] / results["bare"]["per_second"], 3)
+            if moments:
+                results["trace"] = await trace_lines(marks, org, moments)
         finally:
             if people is not None:
                 await people.close()
@@ -271,6 +304,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--bare", type=int, default=200)
     parser.add_argument("--poll", type=float, default=0.025)
+    parser.add_argument("--trace", action="store_true", help="print every event of the run, with the clients' moments")
     print(json.dumps(asyncio.run(run(parser.parse_args())), indent=2))
 
 
