@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 from byte_platform.identity import HEADER
-from byte_testing.http import assert_problem
+from byte_testing.http import assert_problem, metric_value
 from byte_testing.processes import free_port
 
 
@@ -36,6 +36,22 @@ async def test_upstream_problems_pass_through(client):
         assert_problem(await c.get("/v1/contacts", params={"cursor": "garbage"}), 400)
         assert_problem(await c.get("/v1/contactsX"), 404)
         assert_problem(await c.get("/v1/nothing-here"), 404)
+
+
+async def test_forwarded_requests_are_counted_under_the_forwarding_route(gateway, client):
+    # the series the instrumentator wrote: one handler label for every forwarded path
+    async def forwarded(status: str) -> float:
+        async with httpx.AsyncClient(base_url=gateway.url) as raw:
+            page = (await raw.get("/metrics")).text
+        return metric_value(page, "http_requests_total", handler="/v1/{rest:path}", method="GET", status=status)
+
+    ok, missing = await forwarded("2xx"), await forwarded("4xx")
+    async with client() as c:
+        assert (await c.get("/v1/contacts", params={"limit": 1})).status_code == 200
+        assert_problem(await c.get(f"/v1/contacts/{uuid.uuid4()}"), 404)
+        assert_problem(await c.get("/v1/nothing-here"), 404)  # no service's path: FastAPI's route answers
+    assert await forwarded("2xx") == ok + 1
+    assert await forwarded("4xx") == missing + 2
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,6 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import Gauge
-from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,6 +21,7 @@ from byte_platform.context import Context
 from byte_platform.faults import is_transient
 from byte_platform.identity import HEADER, IdentityVerifier, InvalidIdentity
 from byte_platform.logging import correlation_id
+from byte_platform.metrics import HttpMetrics, metrics_page
 from byte_platform.runtime import Check, Runtime
 from byte_platform.validation import MAX_REPORTED, printable, unstorable
 
@@ -290,9 +290,8 @@ def install_health(app: FastAPI, runtime: Runtime, *, extra_checks: dict[str, Ch
             body["degraded"] = degraded
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    Instrumentator(excluded_handlers=["/healthz", "/readyz", "/metrics"]).instrument(app).expose(
-        app, include_in_schema=False
-    )
+    app.add_api_route("/metrics", metrics_page, methods=["GET"], include_in_schema=False)
+    app.add_middleware(HttpMetrics)
 
 
 class FieldError(BaseModel):

@@ -147,11 +147,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app = FastAPI(
         title="BYTE API", version="0.1.0", lifespan=runtime.lifespan(), openapi_url=None, docs_url=None, redoc_url=None
     )
-    app.add_middleware(CorrelationMiddleware)
-    install_problem_handlers(app)
-    install_gateway_errors(app)
-    app.state.settings = settings
-    app.state.gatekeeper = Gatekeeper(
+    gatekeeper = Gatekeeper(
         verifier,
         limits,
         settings.identity_private_key_pem(),
@@ -160,6 +156,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         identity_audience=settings.identity_audience,
         allowed_origins=settings.authorized_parties(),
     )
+    # innermost: a service's path is forwarded inside the correlation, metrics, CORS and
+    # security-header middlewares, ahead of FastAPI's routing
+    app.add_middleware(api.ServiceRoutes, gatekeeper=gatekeeper, proxy=proxy, handlers=app.exception_handlers)
+    app.add_middleware(CorrelationMiddleware)
+    install_problem_handlers(app)
+    install_gateway_errors(app)
+    app.state.settings = settings
+    app.state.gatekeeper = gatekeeper
     app.state.proxy = proxy
     app.state.user_queries = UserQueries(db)
     app.state.webhook_handlers = webhook_handlers

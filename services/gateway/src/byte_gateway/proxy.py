@@ -225,7 +225,7 @@ class Proxy:
         headers.append((CORRELATION_HEADER, correlation_id.get() or ""))
         if request.client:
             headers.append(("x-forwarded-for", request.client.host))
-        headers.append(("x-forwarded-proto", request.url.scheme))
+        headers.append(("x-forwarded-proto", request.scope.get("scheme", "http")))
         body = await self._body(request) if request.method not in ("GET", "HEAD") else None
         # encoded=True: the target is already escaped; yarl must not decode or normalise it
         url = URL(base + upstream_target(request.scope), encoded=True)
