@@ -12,10 +12,11 @@ from byte_platform.http import (
     install_health,
     install_problem_handlers,
     problem_response,
+    storable_parameters,
 )
 from byte_platform.runtime import Runtime
 from byte_platform.unit_of_work import UnitOfWork
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -145,7 +146,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     # docs and schema are served by api.py: one document merged from every service
     app = FastAPI(
-        title="BYTE API", version="0.1.0", lifespan=runtime.lifespan(), openapi_url=None, docs_url=None, redoc_url=None
+        title="BYTE API",
+        version="0.1.0",
+        lifespan=runtime.lifespan(),
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        # as every service's app (base_app): unstorable query text is a 422 before a route reads it
+        dependencies=[Depends(storable_parameters)],
     )
     gatekeeper = Gatekeeper(
         verifier,
