@@ -51,9 +51,14 @@ class ServiceProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60, **extra_env: str) -> ServiceProcess:
-        """Starts the process and waits for `/readyz`."""
+        """Starts the process and waits for `/readyz`; one that never gets ready is killed, not
+        left consuming the shared topics after its test has gone."""
         self.launch(**extra_env)
-        self.wait_ready(timeout)
+        try:
+            self.wait_ready(timeout)
+        except BaseException:
+            self.kill()
+            raise
         return self
 
     def launch(self, **extra_env: str) -> ServiceProcess:
