@@ -1,15 +1,17 @@
 """Formstack to a case on the real stack, through the gateway's public door: genuine deliveries
 become one contact and one case each; forgeries, repeats and unreadable bodies do exactly what
 the webhook promises and leave nothing else behind; a mapping error is visible and reprocessing
-fixes it; a rotated key keeps the old one for its grace period.
-
-(The first task of each case comes from the worker, which this branch does not have: the chain is
-checked up to the case opened.)"""
+fixes it; a rotated key keeps the old one for its grace period; a possible duplicate is flagged,
+dismissed or merged."""
 
 import json
 import secrets
 import uuid
+from collections import Counter
 from urllib.parse import urlencode
+
+from byte_contracts import Envelope, topics
+from byte_testing.events import EventTap
 
 HMAC_KEY = "fs-hmac-" + secrets.token_hex(16)
 
@@ -97,6 +99,17 @@ async def test_genuine_deliveries_become_one_contact_and_one_case_each(api, dire
         assert {c["status"] for c in cases} == {"submitted"}
         assert {c["definition_id"] for c in cases} == {review["id"]}
         assert {s["execution_id"] for s in stored} == {c["id"] for c in cases}
+
+        async def first_tasks():
+            tasks = (await admin.get("/v1/tasks", params={"limit": 50})).json()["items"]
+            assert sorted(t["workflow_execution_id"] for t in tasks) == sorted(c["id"] for c in cases)
+            return tasks
+
+        # each case's first step made one task, about the case's contact
+        tasks = await h.eventually(first_tasks)
+        assert {(t["workflow_execution_id"], t["contact_id"]) for t in tasks} == {
+            (c["id"], c["contact_id"]) for c in cases
+        }
 
         people = (await contacts.get("/v1/contacts", params={"limit": 50})).json()["items"]
         assert sorted(p["email"] for p in people) == sorted([ada, grace])
@@ -256,13 +269,24 @@ async def test_a_rotated_key_keeps_the_old_one_for_its_grace_period(api, formsta
         assert h.is_problem(r, 401)
 
 
-async def test_a_possible_duplicate_is_flagged_and_can_be_dismissed(api, formstack, h):
-    """Same phone, another email: the second case is flagged with the first person's contact;
-    staff dismiss the flag. (Merging the two contacts is not built yet.)"""
+async def test_a_possible_duplicate_is_flagged_dismissed_or_merged(api, formstack, h, stack, publish, org_id):
+    """Same phone, another email: a later applicant's case is flagged with the first person's
+    contact. Staff dismiss one flag; the other applicant they merge into the first person: one
+    contact, whose cases and tasks point at it, flag gone, each change announced once even when
+    the merge event comes again."""
     async with api() as admin, api(role="member") as member:
         form = await _form(admin, form_id="9901")
+        review = (await admin.get("/v1/definitions/applicant-review")).json()
         content_type = "application/x-www-form-urlencoded"
         tag = uuid.uuid4().hex[:6]
+
+        async def first_task(case_id: str) -> dict:
+            async def one():
+                tasks = (await admin.get("/v1/tasks", params={"execution": case_id})).json()["items"]
+                assert len(tasks) == 1
+                return tasks[0]
+
+            return await h.eventually(one)
 
         async def submit(unique_id: str, name: str, email: str, phone: str) -> dict:
             body = urlencode(
@@ -280,11 +304,12 @@ async def test_a_possible_duplicate_is_flagged_and_can_be_dismissed(api, formsta
 
             return await h.eventually(case_opened)
 
-        first = await submit("d1", "first = Pat\nlast = Doe", f"pat-{tag}@example.com", "478-555-0199")
+        pat = f"pat-{tag}@example.com"
+        first = await submit("d1", "first = Pat\nlast = Doe", pat, "478-555-0199")
         second = await submit("d2", "first = Patricia\nlast = Doe", f"patricia-{tag}@example.com", "(478) 555 0199")
         assert "possible_duplicate_of" not in first["metadata"]
         flagged = second["metadata"]["possible_duplicate_of"]
-        assert flagged != second["contact_id"]
+        assert flagged == first["contact_id"] != second["contact_id"]
 
         dismiss = f"/v1/executions/{second['id']}/duplicate/dismiss"
         assert h.is_problem(await member.post(dismiss), 403)
@@ -292,3 +317,83 @@ async def test_a_possible_duplicate_is_flagged_and_can_be_dismissed(api, formsta
         assert r.status_code == 200 and "possible_duplicate_of" not in r.json()["metadata"], r.text
         assert r.json()["metadata"]["submission_id"] == "d2"
         assert h.is_problem(await admin.post(dismiss), 409)
+
+        # the same person again, under yet another email: flagged against the oldest match
+        third = await submit("d3", "first = P.\nlast = Doe", f"p-doe-{tag}@example.com", "478.555.0199")
+        survivor, duplicate = first["contact_id"], third["contact_id"]
+        assert third["metadata"]["possible_duplicate_of"] == survivor
+        task = await first_task(third["id"])
+        assert task["contact_id"] == duplicate
+
+        # refusals: clear, and nothing merged
+        merge = f"/v1/contacts/{duplicate}/merge"
+        assert h.is_problem(await member.post(merge, json={"into": survivor}), 403)
+        assert h.is_problem(await admin.post(merge, json={"into": duplicate}), 422)
+        assert h.is_problem(await admin.post(merge, json={"into": str(uuid.uuid4())}), 422)
+        assert h.is_problem(await admin.post(f"/v1/contacts/{uuid.uuid4()}/merge", json={"into": survivor}), 404)
+        bootstrap = stack["kafka_bootstrap_servers"]
+        async with (
+            EventTap(bootstrap, topics.CONTACTS) as contact_events,
+            EventTap(bootstrap, topics.EXECUTIONS) as case_events,
+            EventTap(bootstrap, topics.TASKS) as task_events,
+        ):
+            r = await admin.post(merge, json={"into": survivor})
+            assert (r.status_code, r.json()["id"], r.json()["email"]) == (200, survivor, pat), r.text
+            # merged already: says where it went, whichever side names it
+            again = await admin.post(merge, json={"into": survivor})
+            assert h.is_problem(again, 409) and again.json()["merged_into"] == survivor
+            r = await admin.post(f"/v1/contacts/{second['contact_id']}/merge", json={"into": duplicate})
+            assert h.is_problem(r, 409) and r.json()["merged_into"] == survivor
+            assert h.is_problem(await admin.get(f"/v1/contacts/{duplicate}"), 404)
+
+            async def repointed():
+                case = (await admin.get(f"/v1/executions/{third['id']}")).json()
+                assert case["contact_id"] == survivor and "possible_duplicate_of" not in case["metadata"]
+                assert (await first_task(third["id"]))["contact_id"] == survivor
+
+            await h.eventually(repointed)
+            # the dismissed case is another person's and stays so
+            assert (await admin.get(f"/v1/executions/{second['id']}")).json()["contact_id"] == second["contact_id"]
+
+            [(merged, _, _)] = await contact_events.collect(
+                lambda e: e.org_id == org_id and e.type == "contact.merged", count=1, timeout=60
+            )
+            assert (merged.data["from_contact_id"], merged.data["into_contact_id"]) == (duplicate, survivor)
+            # Kafka delivers it again; then a second merge into the same survivor (the same key,
+            # so read after the copy) shows when both consumers are past the copy
+            await publish(merged)
+            other = await admin.post("/v1/contacts", json={"first_name": "Pat", "last_name": "Doe"})
+            assert other.status_code == 201, other.text
+            other_id = other.json()["id"]
+            opened = await admin.post("/v1/executions", json={"contact_id": other_id, "definition_id": review["id"]})
+            assert opened.status_code == 201, opened.text
+            other_case = opened.json()["id"]
+            await first_task(other_case)
+            r = await admin.post(f"/v1/contacts/{other_id}/merge", json={"into": survivor})
+            assert r.status_code == 200, r.text
+
+            async def other_repointed():
+                assert (await admin.get(f"/v1/executions/{other_case}")).json()["contact_id"] == survivor
+                assert (await first_task(other_case))["contact_id"] == survivor
+
+            await h.eventually(other_repointed)
+
+            def repoints(event_type: str):
+                return lambda e: (
+                    e.org_id == org_id and e.type == event_type and "contact_id" in e.data["changed_fields"]
+                )
+
+            async def announced(tap, event_type: str) -> Counter:
+                seen = await tap.collect(repoints(event_type), count=2, timeout=60)
+                seen += [
+                    (e, None, None)
+                    for e in map(Envelope.from_bytes, (r.value for r in await tap.everything()))
+                    if repoints(event_type)(e)
+                ]
+                return Counter(e.subject for e, _, _ in seen)
+
+            assert await announced(case_events, "execution.updated") == {third["id"]: 1, other_case: 1}
+            assert await announced(task_events, "task.updated") == {
+                task["id"]: 1,
+                (await first_task(other_case))["id"]: 1,
+            }

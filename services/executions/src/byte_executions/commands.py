@@ -165,3 +165,13 @@ class DismissDuplicate:
     """The case's applicant is not the contact it was flagged as a possible duplicate of."""
 
     execution_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ApplyContactMerge:
+    """contacts merged `from_contact_id` into `into_contact_id` (`contact.merged`): what named
+    the merged contact names the survivor."""
+
+    from_contact_id: uuid.UUID
+    into_contact_id: uuid.UUID
+    at: datetime
