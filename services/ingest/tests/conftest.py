@@ -52,6 +52,9 @@ async def chain(start_service, fresh_database, stack, clerk_issuer, intake_orgs)
                 temporal_task_queue=f"cases-intake-{suffix}",
                 org_ids=",".join(intake_orgs),
                 LOG_LEVEL="WARNING",
+                # it joins two consumer groups and Temporal before it is ready: on a machine
+                # shared with other sessions' tests that may take more than a minute
+                ready_timeout=180,
             )
         # the redelivery test sends thousands of deliveries to one form's URL
         extra = {"WEBHOOK_RATE_PER_MINUTE": "100000"} if service == "ingest" else {}
@@ -59,10 +62,12 @@ async def chain(start_service, fresh_database, stack, clerk_issuer, intake_orgs)
             service, database_url=fresh_database(service), consumer_group=group, LOG_LEVEL="WARNING", **extra
         )
 
-    services = ("ingest", "contacts", "executions", "tasks", "worker")
-    # side by side: each mostly waits (migrations, Kafka group joins)
+    services = ("ingest", "contacts", "executions", "tasks")
+    # side by side: each mostly waits (migrations, Kafka group joins); the worker, the heaviest
+    # to start, after them, so that a busy machine does not starve all five at once
     started = await asyncio.gather(*(asyncio.to_thread(start, service) for service in services))
     procs: dict[str, Any] = dict(zip(services, started, strict=True))
+    procs["worker"] = await asyncio.to_thread(start, "worker")
     procs["gateway"] = start_service(
         "gateway",
         database_url=fresh_database("gateway"),
@@ -88,13 +93,14 @@ async def _carries_a_submission(procs: dict[str, Any], stack: dict[str, Any], or
     from byte_testing import eventually
 
     key = Path(stack["identity_private_key_file"]).read_text()
+    # the wait may outlast a token's usual minutes on a busy machine
+    token = mint(key, user_id="u", org_id=org, roles=["admin"], ttl_seconds=1800)
     hmac_key = "warm-up-key-" + uuid.uuid4().hex
-    async with httpx.AsyncClient(
-        base_url=procs["ingest"].url, headers={HEADER: mint(key, user_id="u", org_id=org, roles=["admin"])}, timeout=60
-    ) as ingest:
+    async with httpx.AsyncClient(base_url=procs["ingest"].url, headers={HEADER: token}, timeout=60) as ingest:
         r = await ingest.post("/v1/formstack/forms", json={"form_id": "1", "hmac_key": hmac_key})
         assert r.status_code == 201, r.text
-        body = b"FormID=1&UniqueID=warm-up&Email=warm-up%40example.com"
+        # a first and a last name: the first step's task names the applicant by both
+        body = b"FormID=1&UniqueID=warm-up&Email=warm-up%40example.com&Name=first+%3D+Warm%0Alast+%3D+Up"
         r = await ingest.post(r.json()["webhook_path"], content=body, headers=Formstack.headers(hmac_key, body, URLENC))
         assert r.status_code == 200, r.text
 
@@ -103,12 +109,12 @@ async def _carries_a_submission(procs: dict[str, Any], stack: dict[str, Any], or
             return bool(items) and items[0]["status"] == "processed"
 
         await eventually(processed, timeout=300, interval=0.5, what="the warm-up submission processed")
-    async with httpx.AsyncClient(
-        base_url=procs["tasks"].url, headers={HEADER: mint(key, user_id="u", org_id=org, roles=["admin"])}, timeout=60
-    ) as tasks:
+    async with httpx.AsyncClient(base_url=procs["tasks"].url, headers={HEADER: token}, timeout=60) as tasks:
 
         async def first_task() -> bool:
-            return bool((await tasks.get("/v1/tasks")).json()["items"])
+            r = await tasks.get("/v1/tasks")
+            assert r.status_code == 200, r.text
+            return bool(r.json()["items"])
 
         await eventually(first_task, timeout=300, interval=0.5, what="the warm-up case's first task")
 
@@ -134,7 +140,9 @@ def direct(chain, make_token, org_id) -> Callable[[str], httpx.AsyncClient]:
     """`direct("contacts")`: an admin of this test's org straight at one service."""
 
     def _direct(service: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=chain[service].url, headers={HEADER: make_token(org_id)}, timeout=60)
+        return httpx.AsyncClient(
+            base_url=chain[service].url, headers={HEADER: make_token(org_id, ttl=1800)}, timeout=60
+        )
 
     return _direct
 

@@ -101,12 +101,15 @@ def fresh_database(stack: dict[str, Any]) -> Iterator[Callable[[str], str]]:
 def start_service(
     stack: dict[str, Any], logs_dir: Path, fresh_database: Callable[[str], str]
 ) -> Iterator[Callable[..., ServiceProcess]]:
-    """`start_service("contacts", database_url=..., **env)` -> a running service process.
+    """`start_service("contacts", database_url=..., **env)` -> a running service process, ready
+    within `ready_timeout` seconds.
 
     Depends on `fresh_database` so that services stop before their databases are dropped."""
     running: list[ServiceProcess] = []
 
-    def _start(service: str, *, database_url: str | None = None, **env: str) -> ServiceProcess:
+    def _start(
+        service: str, *, database_url: str | None = None, ready_timeout: float = 60, **env: str
+    ) -> ServiceProcess:
         base = {
             "KAFKA_BOOTSTRAP_SERVERS": stack["kafka_bootstrap_servers"],
             "TEMPORAL_ADDRESS": stack["temporal_address"],
@@ -120,7 +123,7 @@ def start_service(
         if database_url:
             base["DATABASE_URL"] = database_url
         proc = ServiceProcess(service, base, logs_dir)
-        proc.start(60, **env)
+        proc.start(ready_timeout, **env)
         running.append(proc)
         return proc
 
