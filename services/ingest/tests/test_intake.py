@@ -338,16 +338,19 @@ async def test_a_possible_duplicate_is_flagged_dismissed_or_merged(api, formstac
             tags=["deputy"],
             metadata={"shift": "nights"},
         )
-        r = await admin.post(
-            "/v1/executions",
-            json={
-                "contact_id": duplicate,
-                "definition_id": review["id"],
-                "metadata": {"possible_duplicate_of": survivor},
-            },
-        )
-        assert r.status_code == 201, r.text
-        third = r.json()
+
+        async def open_case(contact_id: str, **body) -> dict:
+            # executions knows a contact once its `contact.created` arrived
+            async def opened():
+                r = await admin.post(
+                    "/v1/executions", json={"contact_id": contact_id, "definition_id": review["id"], **body}
+                )
+                assert r.status_code == 201, r.text
+                return r.json()
+
+            return await h.eventually(opened)
+
+        third = await open_case(duplicate, metadata={"possible_duplicate_of": survivor})
         task = await first_task(third["id"])
         assert task["contact_id"] == duplicate
 
@@ -395,9 +398,7 @@ async def test_a_possible_duplicate_is_flagged_dismissed_or_merged(api, formstac
             # so read after the copy) shows when both consumers are past the copy
             await publish(merged)
             other_id = await contact(first_name="Pat", last_name="Doe")
-            opened = await admin.post("/v1/executions", json={"contact_id": other_id, "definition_id": review["id"]})
-            assert opened.status_code == 201, opened.text
-            other_case = opened.json()["id"]
+            other_case = (await open_case(other_id))["id"]
             await first_task(other_case)
             r = await admin.post(f"/v1/contacts/{other_id}/merge", json={"into": survivor})
             assert r.status_code == 200, r.text
