@@ -387,6 +387,7 @@ async def test_a_possible_duplicate_is_flagged_dismissed_or_merged(api, formstac
                 case = (await admin.get(f"/v1/executions/{third['id']}")).json()
                 assert case["contact_id"] == survivor and "possible_duplicate_of" not in case["metadata"]
                 assert (await first_task(third["id"]))["contact_id"] == survivor
+                return True
 
             await h.eventually(repointed)
 
@@ -406,6 +407,7 @@ async def test_a_possible_duplicate_is_flagged_dismissed_or_merged(api, formstac
             async def other_repointed():
                 assert (await admin.get(f"/v1/executions/{other_case}")).json()["contact_id"] == survivor
                 assert (await first_task(other_case))["contact_id"] == survivor
+                return True
 
             await h.eventually(other_repointed)
 
