@@ -25,7 +25,7 @@ WEBHOOK_SECRET = "whsec_" + "ZTJlLWNhc2UtZmxvdy13ZWJob29rLXNlY3JldA=="
 # they act on these tests' events only, not on the shared topics' history.
 GROUPS = {
     "contacts": {"intake": topics.INGEST, "update_requests": topics.WORKFLOW},
-    "tasks": {"workflow": topics.WORKFLOW, "identity": topics.IDENTITY},
+    "tasks": {"workflow": topics.WORKFLOW, "identity": topics.IDENTITY, "contacts": topics.CONTACTS},
     "executions": {
         "identity": topics.IDENTITY,
         "contacts": topics.CONTACTS,

@@ -1,51 +1,78 @@
-"""The intake chain on the real stack: ingest, contacts and executions processes of this test's
-own (own databases, own consumer groups started at each topic's end), and a gateway in front."""
+"""The intake chain on the real stack: ingest, contacts, executions, tasks and worker processes of
+this folder's own (own databases, own consumer groups started at each topic's end, the worker on
+a task queue of its own serving this folder's orgs only), and a gateway in front."""
 
+import asyncio
 import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from byte_contracts import topics
 from byte_platform.identity import HEADER
-from byte_testing.kafka import start_at_the_end
 
-SUBSCRIPTIONS = {
-    "ingest": {"cases": topics.EXECUTIONS},
-    "contacts": {"intake": topics.INGEST},
-    "executions": {
-        "identity": topics.IDENTITY,
-        "contacts": topics.CONTACTS,
-        "workflow": topics.WORKFLOW,
-        "intake": topics.INGEST,
-    },
-}
+# The worker runs only these orgs' cases (its ORG_IDS), so every org a test of this folder uses
+# comes from here: other sessions' cases on the shared topics are not its to start.
+ORGS = 16
 
 
 @pytest.fixture(scope="session")
-async def chain(start_service, fresh_database, stack, clerk_issuer) -> dict[str, Any]:
-    """{"ingest", "contacts", "executions", "gateway"}: processes wired as in production."""
+def intake_orgs() -> list[str]:
+    return [f"org_{uuid.uuid4().hex[:12]}" for _ in range(ORGS)]
+
+
+@pytest.fixture(scope="session")
+def _org_ids(intake_orgs) -> Iterator[str]:
+    return iter(intake_orgs[1:])
+
+
+@pytest.fixture
+def org_id(_org_ids) -> str:
+    """A fresh org per test, one the chain's worker serves."""
+    return next(_org_ids)
+
+
+@pytest.fixture(scope="session")
+async def chain(start_service, fresh_database, stack, clerk_issuer, intake_orgs) -> dict[str, Any]:
+    """{"ingest", "contacts", "executions", "tasks", "worker", "gateway"}: processes wired as in
+    production, with consumer groups of their own that start at the topics' ends
+    (`CONSUMER_NEW_GROUPS_START=end`, set by `start_service`)."""
     suffix = uuid.uuid4().hex[:8]
-    procs: dict[str, Any] = {}
-    for service, subscriptions in SUBSCRIPTIONS.items():
+
+    def start(service: str) -> Any:
         group = f"intake-test-{service}-{suffix}"
-        for name, topic in subscriptions.items():
-            await start_at_the_end(stack["kafka_bootstrap_servers"], topic, f"{group}.{name}")
+        if service == "worker":
+            return start_service(
+                service,
+                consumer_group=group,
+                temporal_task_queue=f"cases-intake-{suffix}",
+                org_ids=",".join(intake_orgs),
+                LOG_LEVEL="WARNING",
+                # it joins two consumer groups and Temporal before it is ready: on a machine
+                # shared with other sessions' tests that may take more than a minute
+                ready_timeout=180,
+            )
         # the redelivery test sends thousands of deliveries to one form's URL
         extra = {"WEBHOOK_RATE_PER_MINUTE": "100000"} if service == "ingest" else {}
-        procs[service] = start_service(
+        return start_service(
             service, database_url=fresh_database(service), consumer_group=group, LOG_LEVEL="WARNING", **extra
         )
+
+    services = ("ingest", "contacts", "executions", "tasks")
+    # side by side: each mostly waits (migrations, Kafka group joins); the worker, the heaviest
+    # to start, after them, so that a busy machine does not starve all five at once
+    started = await asyncio.gather(*(asyncio.to_thread(start, service) for service in services))
+    procs: dict[str, Any] = dict(zip(services, started, strict=True))
+    procs["worker"] = await asyncio.to_thread(start, "worker")
     procs["gateway"] = start_service(
         "gateway",
         database_url=fresh_database("gateway"),
         IDENTITY_PRIVATE_KEY_FILE=stack["identity_private_key_file"],
-        SERVICE_URLS_JSON=json.dumps({n: procs[n].url for n in ("ingest", "contacts", "executions")}),
+        SERVICE_URLS_JSON=json.dumps({n: procs[n].url for n in ("ingest", "contacts", "executions", "tasks")}),
         CLERK_JWT_KEY=clerk_issuer.public_pem,
         CLERK_ISSUER=clerk_issuer.issuer,
         CLERK_AUTHORIZED_PARTIES=clerk_issuer.azp,
@@ -54,25 +81,26 @@ async def chain(start_service, fresh_database, stack, clerk_issuer) -> dict[str,
         CONSUMERS_ENABLED="false",
         LOG_LEVEL="WARNING",
     )
-    await _carries_a_submission(procs, stack)
+    await _carries_a_submission(procs, stack, intake_orgs[0])
     return procs
 
 
-async def _carries_a_submission(procs: dict[str, Any], stack: dict[str, Any]) -> None:
-    """Waits until one submission went from ingest to a case and back (processed): the new
-    consumer groups have their partitions, so the tests' waits measure the chain, not its start."""
+async def _carries_a_submission(procs: dict[str, Any], stack: dict[str, Any], org: str) -> None:
+    """Waits until one submission went from ingest to a case and back (processed) and the case's
+    first task appeared: the new consumer groups have their partitions and the worker polls, so
+    the tests' waits measure the chain, not its start."""
     from byte_platform.identity import mint
     from byte_testing import eventually
 
     key = Path(stack["identity_private_key_file"]).read_text()
-    org = f"org_warmup_{uuid.uuid4().hex[:8]}"
+    # the wait may outlast a token's usual minutes on a busy machine
+    token = mint(key, user_id="u", org_id=org, roles=["admin"], ttl_seconds=1800)
     hmac_key = "warm-up-key-" + uuid.uuid4().hex
-    async with httpx.AsyncClient(
-        base_url=procs["ingest"].url, headers={HEADER: mint(key, user_id="u", org_id=org, roles=["admin"])}, timeout=60
-    ) as ingest:
+    async with httpx.AsyncClient(base_url=procs["ingest"].url, headers={HEADER: token}, timeout=60) as ingest:
         r = await ingest.post("/v1/formstack/forms", json={"form_id": "1", "hmac_key": hmac_key})
         assert r.status_code == 201, r.text
-        body = b"FormID=1&UniqueID=warm-up&Email=warm-up%40example.com"
+        # a first and a last name: the first step's task names the applicant by both
+        body = b"FormID=1&UniqueID=warm-up&Email=warm-up%40example.com&Name=first+%3D+Warm%0Alast+%3D+Up"
         r = await ingest.post(r.json()["webhook_path"], content=body, headers=Formstack.headers(hmac_key, body, URLENC))
         assert r.status_code == 200, r.text
 
@@ -81,6 +109,14 @@ async def _carries_a_submission(procs: dict[str, Any], stack: dict[str, Any]) ->
             return bool(items) and items[0]["status"] == "processed"
 
         await eventually(processed, timeout=300, interval=0.5, what="the warm-up submission processed")
+    async with httpx.AsyncClient(base_url=procs["tasks"].url, headers={HEADER: token}, timeout=60) as tasks:
+
+        async def first_task() -> bool:
+            r = await tasks.get("/v1/tasks")
+            assert r.status_code == 200, r.text
+            return bool(r.json()["items"])
+
+        await eventually(first_task, timeout=300, interval=0.5, what="the warm-up case's first task")
 
 
 URLENC = "application/x-www-form-urlencoded"
@@ -104,7 +140,9 @@ def direct(chain, make_token, org_id) -> Callable[[str], httpx.AsyncClient]:
     """`direct("contacts")`: an admin of this test's org straight at one service."""
 
     def _direct(service: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=chain[service].url, headers={HEADER: make_token(org_id)}, timeout=60)
+        return httpx.AsyncClient(
+            base_url=chain[service].url, headers={HEADER: make_token(org_id, ttl=1800)}, timeout=60
+        )
 
     return _direct
 

@@ -3,9 +3,8 @@ downstream service dies and comes back: every submission is still taken in exact
 
 500 distinct submissions, each delivered 5 times, shuffled, 50 at a time; the contacts process is
 SIGKILLed a third of the way in and started again two thirds in. The chain must end with 500
-submissions, one contact per email, 500 cases (one per UniqueID), and nothing twice.
-(The worker that turns each case into its first task is not on this branch; with it, the same
-end state gains "500 first tasks, one per case" as one more eventually-assertion below.)"""
+submissions, one contact per email, 500 cases (one per UniqueID), 500 first tasks (one per case),
+and nothing twice."""
 
 import asyncio
 import random
@@ -22,7 +21,12 @@ async def test_every_submission_once_through_redeliveries_and_a_contacts_crash(
     chain, direct, formstack, pages, h, org_id
 ):
     hmac_key = "fs-redelivery-" + uuid.uuid4().hex
-    async with direct("ingest") as ingest, direct("contacts") as contacts, direct("executions") as executions:
+    async with (
+        direct("ingest") as ingest,
+        direct("contacts") as contacts,
+        direct("executions") as executions,
+        direct("tasks") as tasks,
+    ):
         review = (await executions.get("/v1/definitions/applicant-review")).json()
         r = await ingest.post(
             "/v1/formstack/forms",
@@ -99,3 +103,15 @@ async def test_every_submission_once_through_redeliveries_and_a_contacts_crash(
         assert {s["execution_id"] for s in stored} == {c["id"] for c in cases}
         emails = {sid: f"applicant-{sid[1:]}-{tag}@example.com" for sid in bodies}
         assert all(c["contact"]["email"] == emails[c["source_id"]] for c in cases)
+
+        async def first_tasks():
+            found = await pages(tasks, "/v1/tasks")
+            assert len(found) >= SUBMISSIONS
+            return found
+
+        found = await h.eventually(first_tasks, timeout=240, interval=2.0)
+        by_case = Counter(t["workflow_execution_id"] for t in found)
+        assert by_case == dict.fromkeys((c["id"] for c in cases), 1)
+        assert {(t["workflow_execution_id"], t["contact_id"]) for t in found} == {
+            (c["id"], c["contact_id"]) for c in cases
+        }

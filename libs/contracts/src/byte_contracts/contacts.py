@@ -58,3 +58,15 @@ class ContactUpserted(BaseModel):
     contact: ContactSnapshot
     created: bool
     submission_id: str | None = None
+
+
+class ContactMerged(BaseModel):
+    """Staff found two contacts to be one person: `from_contact_id` is gone, merged into
+    `into_contact_id` (`contact`, as it stands after the merge). Whatever names the merged
+    contact (cases, tasks, projections) is re-pointed to the survivor by its owner."""
+
+    from_contact_id: uuid.UUID
+    into_contact_id: uuid.UUID
+    contact: ContactSnapshot
+    merged_at: datetime
+    merged_by: str | None = None

@@ -26,6 +26,7 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("contact.updated", topics.CONTACTS, contacts.ContactUpdated),
         EventSpec("contact.deleted", topics.CONTACTS, contacts.ContactDeleted),
         EventSpec("contact.upserted", topics.CONTACTS, contacts.ContactUpserted),
+        EventSpec("contact.merged", topics.CONTACTS, contacts.ContactMerged),
         EventSpec("identity.membership.created", topics.IDENTITY, identity.MembershipCreated),
         EventSpec("identity.membership.updated", topics.IDENTITY, identity.MembershipUpdated),
         EventSpec("identity.membership.deleted", topics.IDENTITY, identity.MembershipDeleted),

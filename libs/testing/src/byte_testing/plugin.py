@@ -101,12 +101,15 @@ def fresh_database(stack: dict[str, Any]) -> Iterator[Callable[[str], str]]:
 def start_service(
     stack: dict[str, Any], logs_dir: Path, fresh_database: Callable[[str], str]
 ) -> Iterator[Callable[..., ServiceProcess]]:
-    """`start_service("contacts", database_url=..., **env)` -> a running service process.
+    """`start_service("contacts", database_url=..., **env)` -> a running service process, ready
+    within `ready_timeout` seconds.
 
     Depends on `fresh_database` so that services stop before their databases are dropped."""
     running: list[ServiceProcess] = []
 
-    def _start(service: str, *, database_url: str | None = None, **env: str) -> ServiceProcess:
+    def _start(
+        service: str, *, database_url: str | None = None, ready_timeout: float = 120, **env: str
+    ) -> ServiceProcess:
         base = {
             "KAFKA_BOOTSTRAP_SERVERS": stack["kafka_bootstrap_servers"],
             "TEMPORAL_ADDRESS": stack["temporal_address"],
@@ -122,7 +125,7 @@ def start_service(
         proc = ServiceProcess(service, base, logs_dir)
         # a bound on waiting, not a target: on a shared two-core machine under load, importing
         # and starting a service has taken over a minute
-        proc.start(120, **env)
+        proc.start(ready_timeout, **env)
         running.append(proc)
         return proc
 

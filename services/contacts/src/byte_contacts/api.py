@@ -13,13 +13,14 @@ from byte_platform.responses import JsonBytes, page_response
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from byte_contacts.commands import CreateContact, DeleteContact, UpdateContact, UpsertContact
+from byte_contacts.commands import CreateContact, DeleteContact, MergeContact, UpdateContact, UpsertContact
 from byte_contacts.domain import Sort, parse_sort
 from byte_contacts.handlers import PUBLIC_COLUMNS, ContactHandlers
 from byte_contacts.queries import ContactFilter, ContactQueries
 from byte_contacts.schemas import (
     PAGE_SIZE_MAX,
     ContactCreate,
+    ContactMerge,
     ContactPage,
     ContactPublic,
     ContactUpdate,
@@ -147,3 +148,18 @@ async def update_contact(
 async def delete_contact(ctx: CurrentContext, handlers: Handlers, contact_id: uuid.UUID) -> Response:
     await handlers.delete(ctx, DeleteContact(contact_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{contact_id:uuid}/merge",
+    response_model=ContactPublic,
+    responses={409: {"description": "one of the two was merged already (`merged_into` says where)"}},
+)
+async def merge_contact(
+    ctx: CurrentContext, handlers: Handlers, contact_id: uuid.UUID, body: ContactMerge
+) -> ContactPublic:
+    """The contact in the path is the same person as `into`: it is merged into `into` (which keeps
+    its own values and gains the ones it lacked, tags and metadata combined) and is gone; cases
+    and tasks that named it name `into` shortly after (`contact.merged`). Answers the survivor."""
+    contact = await handlers.merge(ctx, MergeContact(contact_id, body.into))
+    return ContactPublic.model_validate(contact.model_dump())

@@ -44,3 +44,11 @@ class TakeInApplicant:
 
     submission_id: str
     applicant: ContactCreate
+
+
+@dataclass(frozen=True)
+class MergeContact:
+    """`contact_id` is one person with `into`: it is merged into `into` and is gone."""
+
+    contact_id: uuid.UUID
+    into: uuid.UUID

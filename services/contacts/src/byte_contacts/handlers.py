@@ -8,8 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from byte_contracts.contacts import ContactCreated, ContactDeleted, ContactSnapshot, ContactUpdated, ContactUpserted
-from byte_contracts.errors import Conflict, NotFound
+from byte_contracts.contacts import (
+    ContactCreated,
+    ContactDeleted,
+    ContactMerged,
+    ContactSnapshot,
+    ContactUpdated,
+    ContactUpserted,
+)
+from byte_contracts.errors import Conflict, Invalid, NotFound
 from byte_platform.context import Context, require_admin, require_writer
 from byte_platform.db import row_in_org
 from byte_platform.unit_of_work import UnitOfWork, Work
@@ -17,8 +24,15 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
 from byte_contacts import domain
-from byte_contacts.commands import CreateContact, DeleteContact, TakeInApplicant, UpdateContact, UpsertContact
-from byte_contacts.models import EMAIL_UNIQUE_INDEX, contacts
+from byte_contacts.commands import (
+    CreateContact,
+    DeleteContact,
+    MergeContact,
+    TakeInApplicant,
+    UpdateContact,
+    UpsertContact,
+)
+from byte_contacts.models import EMAIL_UNIQUE_INDEX, contact_merges, contacts
 
 PUBLIC_COLUMNS = [c for c in contacts.c if c.name not in ("org_id", "search_text")]
 INTAKE_CONSUMER = "contacts.intake"
@@ -122,6 +136,87 @@ class ContactHandlers:
                 ContactUpserted(contact=contact, created=created, submission_id=cmd.submission_id),
             )
         return contact
+
+    async def merge(self, ctx: Context, cmd: MergeContact) -> ContactSnapshot:
+        """`cmd.contact_id` into `cmd.into`: the survivor keeps its values and gains what it
+        lacked (domain.merged); the merged contact's row goes (its email with it, which the
+        survivor may then take), recorded whole in `contact_merges`. One `contact.updated` for
+        the survivor when it changed, then `contact.merged` (same subject: read in that order),
+        on which executions and tasks re-point what named the merged contact. Admins only, as
+        deleting is (docs/roles.md): a merge cannot be undone."""
+        require_admin(ctx)
+        if cmd.contact_id == cmd.into:
+            raise Invalid("into", "a contact cannot be merged into itself")
+        async with self.uow.begin(ctx) as work:
+            # both rows locked, in id order: concurrent merges of the same pair, either way
+            # round, queue instead of deadlocking
+            rows = {
+                row.id: row
+                for row in (
+                    await work.session.execute(
+                        sa.select(*PUBLIC_COLUMNS)
+                        .where(contacts.c.org_id == ctx.org_id, contacts.c.id.in_([cmd.contact_id, cmd.into]))
+                        .order_by(contacts.c.id)
+                        .with_for_update()
+                    )
+                ).all()
+            }
+            if cmd.contact_id not in rows:
+                raise await self._gone(work, cmd.contact_id, NotFound("contact"))
+            if cmd.into not in rows:
+                raise await self._gone(work, cmd.into, Invalid("into", "no such contact in this organization"))
+            duplicate, survivor = snapshot(rows[cmd.contact_id]), rows[cmd.into]
+            await work.session.execute(
+                sa.delete(contacts).where(contacts.c.id == cmd.contact_id, contacts.c.org_id == ctx.org_id)
+            )
+            await work.session.execute(
+                sa.insert(contact_merges).values(
+                    org_id=ctx.org_id,
+                    from_contact_id=cmd.contact_id,
+                    into_contact_id=cmd.into,
+                    merged_contact=duplicate.model_dump(mode="json"),
+                    merged_by=ctx.actor,
+                )
+            )
+            changed = domain.merged(dict(survivor._mapping), duplicate.model_dump())
+            contact = snapshot(survivor)
+            if changed:
+                row = (
+                    await work.session.execute(
+                        sa.update(contacts)
+                        .where(contacts.c.id == cmd.into, contacts.c.org_id == ctx.org_id)
+                        .values(**changed, updated_at=sa.func.now())
+                        .returning(*PUBLIC_COLUMNS)
+                    )
+                ).one()
+                contact = snapshot(row)
+                await work.emit(
+                    "contact.updated", contact.id, ContactUpdated(contact=contact, changed_fields=sorted(changed))
+                )
+            merged_at = await work.session.scalar(sa.select(sa.func.now()))
+            await work.emit(
+                "contact.merged",
+                contact.id,
+                ContactMerged(
+                    from_contact_id=cmd.contact_id,
+                    into_contact_id=cmd.into,
+                    contact=contact,
+                    merged_at=merged_at,
+                    merged_by=ctx.actor,
+                ),
+            )
+        return contact
+
+    async def _gone(self, work: Work, contact_id: uuid.UUID, otherwise: Exception) -> Exception:
+        """A contact named in a merge that is not there: if it was merged, say where it went."""
+        into = await work.session.scalar(
+            sa.select(contact_merges.c.into_contact_id).where(
+                contact_merges.c.org_id == work.ctx.org_id, contact_merges.c.from_contact_id == contact_id
+            )
+        )
+        if into is None:
+            return otherwise
+        return Conflict(f"contact {contact_id} was merged into {into}", merged_into=str(into))
 
     # --- statements the handlers share ---
 

@@ -61,5 +61,20 @@ sa.Index(
 )
 sa.Index("contacts_tags", contacts.c.tags, postgresql_using="gin")
 
+# A contact merged into another (POST /v1/contacts/{id}/merge): the merged contact's row is
+# gone (its email free again); this keeps what it was and where it went, so that a merge is
+# answered for once and a later request naming it says where to look.
+contact_merges = sa.Table(
+    "contact_merges",
+    metadata,
+    sa.Column("org_id", sa.Text, primary_key=True),
+    sa.Column("from_contact_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("into_contact_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("merged_contact", JSONB, nullable=False),
+    sa.Column("merged_by", sa.Text),
+    sa.Column("merged_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+sa.Index("contact_merges_into", contact_merges.c.org_id, contact_merges.c.into_contact_id)
+
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)

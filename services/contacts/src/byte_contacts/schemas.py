@@ -143,3 +143,7 @@ class ContactPage(BaseModel):
 class ContactUpserted(BaseModel):
     contact: ContactPublic
     created: bool
+
+
+class ContactMerge(_Strict):
+    into: uuid.UUID = Field(description="the contact that stays: the one in the path is merged into it and is gone")

@@ -169,6 +169,16 @@ class DismissDuplicate:
     execution_id: uuid.UUID
 
 
+@dataclass(frozen=True)
+class ApplyContactMerge:
+    """contacts merged `from_contact_id` into `into_contact_id` (`contact.merged`): what named
+    the merged contact names the survivor."""
+
+    from_contact_id: uuid.UUID
+    into_contact_id: uuid.UUID
+    at: datetime
+
+
 # --- notes, the task projection --------------------------------------------------------------
 
 

@@ -2,7 +2,8 @@
 
 - `identity.organization.created|updated` (the gateway): the org's default definition, once.
 - `contact.*` (contacts): the contact summaries a case list shows; a `contact.upserted` naming a
-  Formstack submission is also the contacts half of its intake.
+  Formstack submission is also the contacts half of its intake; a `contact.merged` re-points the
+  merged contact's cases to the survivor (handlers/intake.py).
 - `submission.received` (ingest): the ingest half of an intake. The case opens when both halves
   are in, whichever comes first (handlers/intake.py, ADR 7).
 - `workflow.step_entered`, `execution.status_changed`, `workflow.completed|failed|cancelled`
@@ -19,7 +20,7 @@ inbox in the same transaction as their effect.
 from __future__ import annotations
 
 from byte_contracts import Envelope, payload_model, topics
-from byte_contracts.contacts import ContactDeleted, ContactSnapshot, ContactUpserted
+from byte_contracts.contacts import ContactDeleted, ContactMerged, ContactSnapshot, ContactUpserted
 from byte_contracts.ingest import SubmissionReceived
 from byte_contracts.registry import EVENTS
 from byte_contracts.tasks import TaskDeleted
@@ -35,6 +36,7 @@ from byte_platform.context import Context
 from faststream.kafka import KafkaBroker
 
 from byte_executions.commands import (
+    ApplyContactMerge,
     ApplyStatusChange,
     EndCase,
     ForgetContact,
@@ -54,7 +56,7 @@ from byte_executions.handlers.definitions import SERVICE
 SYSTEM_ACTOR = f"system:{SERVICE}"
 # An update names an org too: one created before this service ran is provisioned then.
 ORGANIZATION_TYPES = frozenset({"identity.organization.created", "identity.organization.updated"})
-CONTACT_SNAPSHOTS = frozenset({"contact.created", "contact.updated", "contact.upserted"})
+CONTACT_SNAPSHOTS = frozenset({"contact.created", "contact.updated", "contact.upserted", "contact.merged"})
 CONTACT_TYPES = CONTACT_SNAPSHOTS | {"contact.deleted"}
 INTAKE_TYPES = frozenset({"submission.received"})
 WORKFLOW_TYPES = frozenset(
@@ -100,6 +102,12 @@ def register(
             upserted = ContactUpserted.model_validate(envelope.data)
             if upserted.submission_id:
                 await intake.applicant_upserted(ctx, RecordApplicant(upserted.submission_id, contact.id))
+        # after the survivor's summary: a case re-pointed to it shows its name
+        if intake is not None and envelope.type == "contact.merged":
+            merged = ContactMerged.model_validate(envelope.data)
+            await intake.contact_merged(
+                ctx, ApplyContactMerge(merged.from_contact_id, merged.into_contact_id, merged.merged_at)
+            )
 
     async def on_submission(envelope: Envelope) -> None:
         assert intake is not None

@@ -144,10 +144,13 @@ async def clerk_webhook(request: Request) -> WebhookResult:
 # Formstack posts here without a session: the ingest service authenticates each delivery by its
 # signature (or handshake key), so the gateway forwards it as it came, with no identity. The path
 # carries the org and the form's secret token; docs/errors.md and the ingest service document it.
+# Its body limit is ingest's to apply (a signed delivery over it is kept as `rejected`), so the
+# gateway lets larger bodies through, up to a hard cap of its own.
 @router.post("/webhooks/formstack/{rest:path}", include_in_schema=False)
 async def formstack_webhook(request: Request) -> Response:
     proxy: Proxy = request.app.state.proxy
-    return await proxy.forward(request, FORMSTACK_WEBHOOK_SERVICE, None)
+    cap = request.app.state.settings.formstack_webhook_max_bytes
+    return await proxy.forward(request, FORMSTACK_WEBHOOK_SERVICE, None, max_body_bytes=cap)
 
 
 @router.get("/openapi.json", include_in_schema=False)

@@ -181,7 +181,8 @@ def _rule(methods: str, pattern: str, needs: Level) -> Rule:
 # First match wins. Reads need READ everywhere; a write matching no rule needs ADMIN (deny by
 # default), so a new endpoint is admin-only until a line here opens it. docs/roles.md shows it.
 WRITE_RULES: tuple[Rule, ...] = (
-    # contacts: members create and edit; deleting is for admins (the service checks the same)
+    # contacts: members create and edit; deleting and merging are for admins (no rule here; the
+    # service checks the same)
     _rule("POST", "/v1/contacts", Level.WRITE),
     _rule("POST", "/v1/contacts/upsert", Level.WRITE),
     _rule("PATCH PUT", "/v1/contacts/{id}", Level.WRITE),

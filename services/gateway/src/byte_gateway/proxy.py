@@ -203,19 +203,22 @@ class Proxy:
             if session is not None:
                 await session.close()
 
-    async def _body(self, request: Request) -> bytes:
+    async def _body(self, request: Request, limit: int) -> bytes:
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise Problem(413, "Payload Too Large", f"request bodies are limited to {self.max_body_bytes} bytes")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise Problem(413, "Payload Too Large", f"request bodies are limited to {limit} bytes")
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
-            if size > self.max_body_bytes:
-                raise Problem(413, "Payload Too Large", f"request bodies are limited to {self.max_body_bytes} bytes")
+            if size > limit:
+                raise Problem(413, "Payload Too Large", f"request bodies are limited to {limit} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def forward(self, request: Request, service: str, identity_token: str | None) -> Response:
+    async def forward(
+        self, request: Request, service: str, identity_token: str | None, *, max_body_bytes: int | None = None
+    ) -> Response:
+        """`max_body_bytes`: this route's own cap, when it is not the gateway's usual one."""
         base = self.service_urls.get(service)
         if base is None:
             raise UpstreamUnavailable(service, "it is not deployed behind this gateway", self.retry_after)
@@ -226,7 +229,8 @@ class Proxy:
         if request.client:
             headers.append(("x-forwarded-for", request.client.host))
         headers.append(("x-forwarded-proto", request.scope.get("scheme", "http")))
-        body = await self._body(request) if request.method not in ("GET", "HEAD") else None
+        limit = max_body_bytes or self.max_body_bytes
+        body = await self._body(request, limit) if request.method not in ("GET", "HEAD") else None
         # encoded=True: the target is already escaped; yarl must not decode or normalise it
         url = URL(base + upstream_target(request.scope), encoded=True)
         response = await self._exchange(service, request.method, url, headers, body)

@@ -53,6 +53,10 @@ class GatewaySettings(ServiceSettings):
     upstream_read_timeout_seconds: float = 30.0
     upstream_pool_timeout_seconds: float = 2.0
     upstream_max_connections: int = 200
+    # Formstack deliveries pass up to this size: the ingest service applies its own limit (1 MB)
+    # and keeps a signed delivery over it as `rejected`, reading up to 4x its limit to verify the
+    # signature; above this the gateway answers 413 and nothing is kept.
+    formstack_webhook_max_bytes: int = 4 * 1_048_576
     # An idle pooled connection is dropped after this; keep it below the services' keep-alive
     # (uvicorn's default, 5 s), so the service never closes one the gateway is about to use.
     upstream_keepalive_seconds: float = 4.0

@@ -97,3 +97,11 @@ class RemoveMember:
 
     user_id: str
     as_of: datetime
+
+
+@dataclass(frozen=True)
+class ApplyContactMerge:
+    """contacts merged one contact into another (`contact.merged`): its tasks name the survivor."""
+
+    from_contact_id: uuid.UUID
+    into_contact_id: uuid.UUID

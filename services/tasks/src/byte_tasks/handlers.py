@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from byte_tasks import domain
 from byte_tasks.commands import (
+    ApplyContactMerge,
     ChangeTaskStatus,
     ClaimTask,
     CreateRequestedTask,
@@ -65,6 +66,7 @@ PUBLIC_COLUMNS = [c for c in tasks.c if c.name != "org_id"]
 SYSTEM_ACTOR = "system:tasks"
 WORKFLOW_CONSUMER = "tasks.workflow"
 IDENTITY_CONSUMER = "tasks.identity"
+CONTACTS_CONSUMER = "tasks.contacts"
 
 T = TypeVar("T")
 
@@ -595,6 +597,26 @@ class TaskHandlers:
             ).all()
             for row in rows:
                 await self._release(work, row, "member_removed")
+
+    async def contact_merged(self, ctx: Context, cmd: ApplyContactMerge) -> int:
+        """Once per `contact.merged` (the inbox): every task of the merged contact, done or not,
+        names the survivor; each is a `task.updated` (`contact_id`), as an edit is. Neither
+        status nor position changes, so no column lock is taken. How many tasks changed."""
+        async with self.uow.begin(ctx) as work:
+            if ctx.causation_id and not await work.first_time(CONTACTS_CONSUMER, ctx.causation_id):
+                return 0
+            rows = (
+                await work.session.execute(
+                    sa.update(tasks)
+                    .where(tasks.c.org_id == ctx.org_id, tasks.c.contact_id == cmd.from_contact_id)
+                    .values(contact_id=cmd.into_contact_id, updated_at=sa.func.now())
+                    .returning(*PUBLIC_COLUMNS)
+                )
+            ).all()
+            for row in rows:
+                task = snapshot(row)
+                await work.emit("task.updated", task.id, TaskUpdated(task=task, changed_fields=["contact_id"]))
+        return len(rows)
 
     async def _put_member(
         self, work: Work, user_id: str, as_of: Any, *, active: bool, roles: list[str], **profile: Any

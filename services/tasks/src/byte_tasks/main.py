@@ -20,7 +20,7 @@ def create_app(settings: TasksSettings | None = None) -> FastAPI:
     settings = settings or TasksSettings()
     runtime = Runtime(settings)
     db = runtime.database()
-    broker = runtime.broker([topics.TASKS, topics.WORKFLOW, topics.IDENTITY])
+    broker = runtime.broker([topics.TASKS, topics.WORKFLOW, topics.IDENTITY, topics.CONTACTS])
     handlers = TaskHandlers(UnitOfWork(db, runtime.outbox_relay(db, broker, outbox), inbox))
     runtime.inbox_pruner(db, inbox)
     if settings.consumers_enabled:

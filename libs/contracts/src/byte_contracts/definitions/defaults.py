@@ -32,7 +32,10 @@ def _step(id: str, type: str, name: str, phase_id: str, config: dict[str, Any], 
 
 def applicant_review_document() -> dict[str, Any]:
     """The Applicant Review definition as the JSON document an org stores."""
-    applicant = "{{ contact.first_name }} {{ contact.last_name }}"
+    # an applicant may come with a name and no email, or the reverse (ingest needs one of them):
+    # a task's text must not fail the case for the other
+    applicant = '{{ contact.first_name | default("") }} {{ contact.last_name | default("(no name given)") }}'
+    email = '{{ contact.email | default("no email given") }}'
     return {
         "language_version": LANGUAGE_VERSION,
         "name": "Applicant Review",
@@ -51,7 +54,7 @@ def applicant_review_document() -> dict[str, Any]:
                 "review",
                 {
                     "title": "Review Application",
-                    "description": f"Review the application of {applicant} ({{{{ contact.email }}}}).",
+                    "description": f"Review the application of {applicant} ({email}).",
                     "assigned_role": REVIEWER_ROLE,
                     "task_type": "standard",
                     "priority": "medium",

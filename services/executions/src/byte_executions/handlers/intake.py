@@ -17,15 +17,18 @@ from byte_platform.unit_of_work import UnitOfWork
 from sqlalchemy.dialects.postgresql import insert
 
 from byte_executions import domain
-from byte_executions.commands import DismissDuplicate, OpenCase, RecordApplicant, RecordSubmission
-from byte_executions.handlers.cases import CaseHandlers
+from byte_executions.commands import ApplyContactMerge, DismissDuplicate, OpenCase, RecordApplicant, RecordSubmission
+from byte_executions.handlers.cases import ROW_COLUMNS, CaseHandlers
 from byte_executions.handlers.definitions import Provisioning
 from byte_executions.models import contact_summaries as summaries
 from byte_executions.models import intake_submissions as intake
+from byte_executions.models import notes
+from byte_executions.models import workflow_executions as cases
 
 FORMSTACK = "formstack"
 # The case's metadata key that flags it: the id of the contact the applicant may already be.
 POSSIBLE_DUPLICATE = "possible_duplicate_of"
+MERGES_CONSUMER = "executions.contact_merges"
 
 
 def _digits(column: Any) -> Any:
@@ -164,6 +167,71 @@ class IntakeHandlers:
                 raise Conflict("this case is not flagged as a possible duplicate")
             metadata = {k: v for k, v in row.metadata.items() if k != POSSIBLE_DUPLICATE}
             return await self.cases._changed(work, row, {"metadata": metadata}, ["metadata"])
+
+    async def contact_merged(self, ctx: Context, cmd: ApplyContactMerge) -> int:
+        """Once per `contact.merged` (the inbox): the merged contact's cases name the survivor,
+        and so does an intake still waiting for its other half; a possible-duplicate flag
+        between the two is settled (cleared), one naming the merged contact on a third
+        person's case names the survivor. Each changed case is an `execution.updated`. Notes on
+        the merged contact are the survivor's (staff wrote them about the same person). The
+        merged contact's summary is marked deleted (no new case opens on it). How many cases
+        changed."""
+        gone, survivor = cmd.from_contact_id, cmd.into_contact_id
+        async with self.uow.begin(ctx) as work:
+            if ctx.causation_id and not await work.first_time(MERGES_CONSUMER, ctx.causation_id):
+                return 0
+            stmt = insert(summaries).values(org_id=ctx.org_id, contact_id=gone, deleted=True, deleted_at=cmd.at)
+            await work.session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[summaries.c.org_id, summaries.c.contact_id],
+                    set_={
+                        "deleted": True,
+                        "deleted_at": sa.func.coalesce(summaries.c.deleted_at, stmt.excluded.deleted_at),
+                    },
+                )
+            )
+            await work.session.execute(
+                sa.update(intake)
+                .where(intake.c.org_id == ctx.org_id, intake.c.contact_id == gone)
+                .values(contact_id=survivor, updated_at=sa.func.now())
+            )
+            await work.session.execute(
+                sa.update(notes)
+                .where(notes.c.org_id == ctx.org_id, notes.c.contact_id == gone)
+                .values(contact_id=survivor)
+            )
+            await work.session.execute(
+                sa.update(notes)
+                .where(notes.c.org_id == ctx.org_id, notes.c.entity_type == "contact", notes.c.entity_id == gone)
+                .values(entity_id=survivor)
+            )
+            flag = cases.c.metadata[POSSIBLE_DUPLICATE].astext
+            affected = (
+                await work.session.execute(
+                    sa.select(*ROW_COLUMNS)
+                    .where(
+                        cases.c.org_id == ctx.org_id,
+                        sa.or_(cases.c.contact_id == gone, flag.in_([str(gone), str(survivor)])),
+                    )
+                    .order_by(cases.c.id)
+                    .with_for_update()
+                )
+            ).all()
+            for row in affected:
+                values: dict[str, Any] = {}
+                contact_id = survivor if row.contact_id == gone else row.contact_id
+                if contact_id != row.contact_id:
+                    values["contact_id"] = contact_id
+                flagged = row.metadata.get(POSSIBLE_DUPLICATE)
+                if flagged in (str(gone), str(survivor)):
+                    metadata = {k: v for k, v in row.metadata.items() if k != POSSIBLE_DUPLICATE}
+                    if contact_id != survivor:
+                        metadata[POSSIBLE_DUPLICATE] = str(survivor)
+                    if metadata != row.metadata:
+                        values["metadata"] = metadata
+                if values:
+                    await self.cases._changed(work, row, values, sorted(values))
+        return len(affected)
 
 
 def _phone_digits(phone: str) -> str:
