@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from byte_contracts import topics
 from byte_contracts.asyncapi import document
 from byte_stack import demo
+from byte_testing.waiting import eventually
 
 from tests.e2e import WEBHOOK_SECRET
 
@@ -128,10 +129,19 @@ async def test_the_demo_runs_twice_each_time_with_a_new_applicant(system, orgs, 
     # by the second run the Clerk webhook that named the org has long reached the executions service
     assert second.email_subject == f"Welcome to {demo.ORG_NAME}, Ada!"
 
-    # the links it ends with: the case through the gateway, its workflow in the Temporal UI
+    # the links it ends with: the case and its history through the gateway, its workflow in the
+    # Temporal UI
     token = clerk_issuer.token(org, "user_demo_admin", "admin")
     async with httpx.AsyncClient(timeout=30, headers={"Authorization": f"Bearer {token}"}) as http:
         case = (await http.get(second.links["case"])).json()
+
+        async def history_told() -> bool:
+            entries = (await http.get(second.links["history"], params={"limit": 200})).json()["items"]
+            actions = {entry["action"] for entry in entries}
+            assert {"submission.received", "execution.created", "task.claimed", "workflow.completed"} <= actions
+            return True
+
+        await eventually(history_told, timeout=60, what="the case's history in the activity log")
     assert case["id"] == second.case_id and case["status"] == "approved"
     assert second.links["temporal"] == (
         f"{stack['temporal_ui_url']}/namespaces/default/workflows/{case['temporal_workflow_id']}"

@@ -277,7 +277,7 @@ async def test_requests_without_a_valid_identity_are_401(contacts_service, make_
         assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_roles_guest_reads_user_writes_admin_deletes(client):
+async def test_roles_guest_reads_user_writes_and_exports_admin_deletes(client):
     async with client() as admin, client(roles=["guest"]) as guest, client(roles=["user"]) as user:
         made = await user.post("/v1/contacts", json=ann())
         assert made.status_code == 201
@@ -287,6 +287,10 @@ async def test_roles_guest_reads_user_writes_admin_deletes(client):
         assert (await guest.patch(f"/v1/contacts/{cid}", json={"city": "X"})).status_code == 403
         assert (await user.patch(f"/v1/contacts/{cid}", json={"city": "X"})).status_code == 200
         assert (await user.delete(f"/v1/contacts/{cid}")).status_code == 403
+        # an export is the org's contacts in bulk: a guest looks record by record
+        refused = await guest.get("/v1/contacts/export")
+        assert refused.status_code == 403 and "exports are for members" in refused.json()["detail"]
+        assert (await user.get("/v1/contacts/export")).status_code == 200
         assert (await admin.delete(f"/v1/contacts/{cid}")).status_code == 204
 
 

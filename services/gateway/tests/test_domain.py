@@ -129,6 +129,8 @@ def test_levels():
         ("GET", "/v1/exports", Level.WRITE),
         ("POST", "/v1/exports/contacts", Level.WRITE),
         ("GET", "/v1/exportsish", Level.READ),
+        ("GET", "/v1/contacts/export", Level.WRITE),
+        ("GET", "/v1/contacts/exporter", Level.READ),
         ("GET", "/v1/dashboard/waits", Level.READ),
         # Formstack settings and raw submissions: admins only, reads included
         ("GET", "/v1/formstack/submissions", Level.ADMIN),

@@ -29,7 +29,7 @@ EXPECT = {  # level -> status for (owner, admin, member, guest, reviewer)
 MATRIX = [
     ("GET", "/v1/contacts", None, R, 200),
     ("GET", "/v1/contacts/{id}", None, R, 200),
-    ("GET", "/v1/contacts/export", None, R, 200),
+    ("GET", "/v1/contacts/export", None, W, 200),
     ("GET", "/v1/users", None, R, 200),
     ("POST", "/v1/contacts", {"first_name": "New"}, W, 201),
     ("POST", "/v1/contacts/upsert", {"first_name": "Up", "email": "{email}"}, W, 201),
@@ -95,6 +95,11 @@ CASE_MATRIX = [
     ("PUT", "/v1/definitions/{definition}", "{edit}", A, 200),
     ("POST", "/v1/definitions/{definition}/deactivate", None, A, 200),
     ("POST", "/v1/definitions/validate", "{document}", A, 200),
+    ("POST", "/v1/notes", {"entity_type": "case", "entity_id": "{case}", "content": "Called the applicant"}, W, 201),
+    # `{note}`: a note by the caller's own user (written with a member's role): only its author or
+    # an admin may change it, which the executions service checks behind the gateway's role check
+    ("PATCH", "/v1/notes/{note}", {"content": "Called twice"}, W, 200),
+    ("DELETE", "/v1/notes/{note}", None, W, 204),
 ]
 
 
@@ -118,10 +123,11 @@ async def test_case_role_matrix(cases_gateway, clerk_issuer, role, org_id, h):
     import httpx
 
     def client(clerk_role: str) -> httpx.AsyncClient:
-        token = clerk_issuer.token(org_id, f"user_{clerk_role}", clerk_role)
+        # the same user id whatever the role: `same_user` is the caller's user as a member
+        token = clerk_issuer.token(org_id, f"user_{role}", clerk_role)
         return httpx.AsyncClient(base_url=cases_gateway.url, timeout=30, headers={"Authorization": f"Bearer {token}"})
 
-    async with client("admin") as admin, client(role) as caller:
+    async with client("admin") as admin, client(role) as caller, client("member") as same_user:
         contact = (await admin.post("/v1/contacts", json={"first_name": "Case", "last_name": "Subject"})).json()["id"]
         opening = {"contact_id": contact, "definition_id": "applicant-review"}
 
@@ -136,6 +142,12 @@ async def test_case_role_matrix(cases_gateway, clerk_issuer, role, org_id, h):
         for method, path, body, level, ok in CASE_MATRIX:
             if "{case}" in path:
                 path = path.replace("{case}", await open_case())
+            if "{note}" in path:
+                case = await open_case()
+                note = {"entity_type": "case", "entity_id": case, "content": "Left a message"}
+                written = await same_user.post("/v1/notes", json=note)
+                assert written.status_code == 201, written.text
+                path = path.replace("{note}", written.json()["id"])
             if "{definition}" in path:
                 created = await admin.post("/v1/definitions", json=_document())
                 assert created.status_code == 201, created.text
@@ -146,6 +158,8 @@ async def test_case_role_matrix(cases_gateway, clerk_issuer, role, org_id, h):
                 body = {**_document(), "expected_version": 1}
             elif isinstance(body, dict) and body.get("contact_id") == "{contact}":
                 body = opening
+            elif isinstance(body, dict) and body.get("entity_id") == "{case}":
+                body = {**body, "entity_id": await open_case()}
             r = await caller.request(method, path, json=body)
             expected = EXPECT[level][role]
             outcomes.append((method, path, r.status_code, ok if expected == "ok" else expected, r.text[:200]))

@@ -299,7 +299,10 @@ class Demo:
         return mail["subject"]
 
     def links(self, case: dict[str, Any]) -> dict[str, str]:
-        links = {"case": f"{self.t.gateway_url}/v1/executions/{case['id']}"}
+        links = {
+            "case": f"{self.t.gateway_url}/v1/executions/{case['id']}",
+            "history": f"{self.t.gateway_url}/v1/activity/cases/{case['id']}",
+        }
         if self.t.temporal_ui_url:
             links["temporal"] = (
                 f"{self.t.temporal_ui_url}/namespaces/{TEMPORAL_NAMESPACE}/workflows/{case['temporal_workflow_id']}"
@@ -321,6 +324,8 @@ class Demo:
         self.t.say("")
         self.t.say("The case, its steps and their times:")
         self.t.say(f'  curl -H "Authorization: Bearer $(make -s token ORG={self.t.org_id})" {links["case"]}')
+        self.t.say("Everything that happened to it (submission, contact, tasks, emails), newest first:")
+        self.t.say(f'  curl -H "Authorization: Bearer $(make -s token ORG={self.t.org_id})" {links["history"]}')
         if "temporal" in links:
             self.t.say("Its workflow in the Temporal UI:")
             self.t.say(f"  {links['temporal']}")

@@ -13,12 +13,23 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from byte_contracts.errors import Forbidden
+
+from byte_platform.context import Context
+
 EXPORT_FORMAT = "rows-trailer"
 EXPORT_TRAILER_FORMAT = "# rows=<n> complete"
 EXPORT_HEADERS = {"X-Export-Format": EXPORT_FORMAT}
 # A cell starting with one of these runs as a formula in spreadsheet apps (CSV injection; tab
 # and carriage return too, per OWASP): prefixed with a quote, it is shown as text.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def require_exporter(ctx: Context) -> None:
+    """Exports take an org's data out in bulk: for members, not guests (who may look, record by
+    record). The gateway checks the same (docs/roles.md)."""
+    if ctx.is_read_only:
+        raise Forbidden("read-only role: exports are for members")
 
 
 def export_trailer(rows: int) -> str:

@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated
 
 from byte_contracts.enums import ContactStatus
-from byte_platform.exports import EXPORT_FORMAT, EXPORT_TRAILER_FORMAT
+from byte_platform.exports import EXPORT_FORMAT, EXPORT_TRAILER_FORMAT, require_exporter
 from byte_platform.http import CurrentContext
 from byte_platform.responses import JsonBytes, page_response
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -101,6 +101,7 @@ See docs/errors.md."""
     },
 )
 async def export_contacts(ctx: CurrentContext, queries: Queries, f: Filter) -> StreamingResponse:
+    require_exporter(ctx)
     return StreamingResponse(
         queries.export_csv(ctx, f),
         media_type="text/csv; charset=utf-8",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from byte_contracts import Envelope, topics
@@ -36,9 +37,19 @@ log = logging.getLogger("byte_executions.rebuild")
 # the order in which one entity's events refer to another's
 REPLAY_ORDER = (topics.IDENTITY, topics.CONTACTS, topics.INGEST, topics.EXECUTIONS, topics.TASKS, topics.WORKFLOW)
 assert set(REPLAY_ORDER) == set(topics.ALL)
+# how long a partition may stay short of its captured end offset without moving before the
+# rebuild gives up saying where (a broker that lost the partition's tail, a leader that never
+# comes back): an error to act on rather than a command that never returns
+STALL_SECONDS = 120.0
 
 
-async def replay_topic(consumer: AIOKafkaConsumer, cluster, topic: str, record) -> int:
+class ReplayStalled(RuntimeError):
+    pass
+
+
+async def replay_topic(
+    consumer: AIOKafkaConsumer, cluster, topic: str, record, *, stall_seconds: float = STALL_SECONDS
+) -> int:
     partitions = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
     if not partitions:
         return 0
@@ -47,6 +58,8 @@ async def replay_topic(consumer: AIOKafkaConsumer, cluster, topic: str, record) 
     ends = await consumer.end_offsets(partitions)
     pending = {tp for tp in partitions if ends[tp] > await consumer.position(tp)}
     seen = 0
+    positions = {tp: await consumer.position(tp) for tp in pending}
+    moved_at = time.monotonic()
     while pending:
         batches = await consumer.getmany(*pending, timeout_ms=1000, max_records=5000)
         for tp, messages in batches.items():
@@ -55,8 +68,15 @@ async def replay_topic(consumer: AIOKafkaConsumer, cluster, topic: str, record) 
                     break
                 seen += 1
                 await record(message.value)
-            if await consumer.position(tp) >= ends[tp]:
+        for tp in list(pending):
+            position = await consumer.position(tp)
+            if position >= ends[tp]:
                 pending.discard(tp)
+            elif position != positions[tp]:
+                positions[tp], moved_at = position, time.monotonic()
+        if pending and time.monotonic() - moved_at > stall_seconds:
+            stuck = ", ".join(f"{tp.topic}[{tp.partition}] at {positions[tp]} of {ends[tp]}" for tp in sorted(pending))
+            raise ReplayStalled(f"no progress for {stall_seconds:.0f} s: {stuck}")
     return seen
 
 
@@ -107,5 +127,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--org", action="append", help="only this org's events (repeatable)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    counts = asyncio.run(rebuild(ExecutionsSettings(), frozenset(args.org) if args.org else None))
+    try:
+        counts = asyncio.run(rebuild(ExecutionsSettings(), frozenset(args.org) if args.org else None))
+    except ReplayStalled as exc:
+        # what was recorded stays (rows are keyed by event id): a re-run adds only what is missing
+        raise SystemExit(f"rebuild stopped: {exc}") from exc
     print(f"read {counts['read']} events, recorded {counts['recorded']}, skipped {counts['skipped']}")

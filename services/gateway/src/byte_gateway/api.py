@@ -165,15 +165,11 @@ async def docs() -> HTMLResponse:
 
 
 @router.api_route("/v1/{rest:path}", methods=PROXY_METHODS, include_in_schema=False)
-async def forward(who: Caller, request: Request) -> Response:
-    # Paths a service owns are forwarded by ServiceRoutes before routing; what reaches this
-    # route is a /v1 path no service owns, answered 404 (after the session check, as any /v1 path).
-    service = route_for(request.url.path)
-    if service is None:
-        raise Problem(404, "Not Found", f"no service answers {request.url.path}")
-    gatekeeper: Gatekeeper = request.app.state.gatekeeper
-    proxy: Proxy = request.app.state.proxy
-    return await proxy.forward(request, service, gatekeeper.identity_token(who))
+async def no_service(who: Caller, request: Request) -> Response:
+    """A /v1 path no service owns: 404, after the session check as on any /v1 path. The paths a
+    service owns never get here (ServiceRoutes forwards them before routing); this route is
+    also the name metrics give to forwarded requests."""
+    raise Problem(404, "Not Found", f"no service answers {request.url.path}")
 
 
 FORWARD_ROUTE = next(route for route in router.routes if getattr(route, "path", None) == "/v1/{rest:path}")
@@ -181,8 +177,8 @@ FORWARD_ROUTE = next(route for route in router.routes if getattr(route, "path", 
 
 class ServiceRoutes:
     """The forwarding of a service's path (`/v1/contacts/...`) as a plain ASGI app in front of
-    FastAPI's routing: the same work as the `forward` route above (session, rate limit, role,
-    identity, proxy) without the route table walk, the dependency solving and FastAPI's request
+    FastAPI's routing: the session, rate limit, role, identity and proxy without the route
+    table walk, the dependency solving and FastAPI's request
     handling, which were most of what the gateway itself spent on a request (docs/benchmarks.md).
 
     It runs inside the app's middlewares (security headers, CORS, metrics, correlation id), and

@@ -204,7 +204,6 @@ WRITE_RULES: tuple[Rule, ...] = (
     _rule("POST", "/v1/notes", Level.WRITE),
     _rule("PATCH PUT", "/v1/notes/{id}", Level.WRITE),
     _rule("DELETE", "/v1/notes/{id}", Level.WRITE),
-    _rule("POST", "/v1/executions/{id}/notes", Level.WRITE),
 )
 
 
@@ -212,9 +211,9 @@ WRITE_RULES: tuple[Rule, ...] = (
 # settings, mappings) and the raw submissions (applicants' data as received).
 ADMIN_ONLY_PREFIXES: tuple[str, ...] = ("/v1/formstack",)
 # Prefixes whose every method, reads included, is for members (not guests): exports take an
-# org's data out in bulk (cases with their contacts as CSV, the pipeline report). The executions
-# service checks the same.
-MEMBER_PREFIXES: tuple[str, ...] = ("/v1/exports",)
+# org's data out in bulk (contacts, cases with their contacts as CSV, the pipeline report). The
+# owning services check the same.
+MEMBER_PREFIXES: tuple[str, ...] = ("/v1/exports", "/v1/contacts/export")
 
 
 def _under(path: str, prefixes: tuple[str, ...]) -> bool:

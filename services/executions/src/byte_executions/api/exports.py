@@ -10,9 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Annotated
 
-from byte_contracts.errors import Forbidden
-from byte_platform.context import Context
-from byte_platform.exports import EXPORT_FORMAT, EXPORT_HEADERS, EXPORT_TRAILER_FORMAT
+from byte_platform.exports import EXPORT_FORMAT, EXPORT_HEADERS, EXPORT_TRAILER_FORMAT, require_exporter
 from byte_platform.http import CurrentContext
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -30,11 +28,6 @@ async def _queries(request: Request) -> ExportQueries:
 
 
 Reads = Annotated[ExportQueries, Depends(_queries)]
-
-
-def require_member(ctx: Context) -> None:
-    if ctx.is_read_only:
-        raise Forbidden("read-only role: exports are for members")
 
 
 CSV_DESCRIPTION = f"""streamed (no `Content-Length`): a header row, one row per case, then one
@@ -70,7 +63,7 @@ def _csv(body: AsyncIterator[str], filename: str) -> StreamingResponse:
     description="The cases the filters keep (those of `GET /v1/executions`), in its order, as CSV, " + CSV_DESCRIPTION,
 )
 async def export_cases(ctx: CurrentContext, reads: Reads, f: Filter) -> StreamingResponse:
-    require_member(ctx)
+    require_exporter(ctx)
     return _csv(reads.cases_csv(ctx, f), "cases.csv")
 
 
@@ -83,7 +76,7 @@ async def export_cases(ctx: CurrentContext, reads: Reads, f: Filter) -> Streamin
 async def export_contact_cases(
     ctx: CurrentContext, reads: Reads, f: Filter, contact_id: uuid.UUID
 ) -> StreamingResponse:
-    require_member(ctx)
+    require_exporter(ctx)
     await reads.contact_known(ctx, contact_id)
     f = replace(f, contact_id=contact_id)
     return _csv(reads.cases_csv(ctx, f), f"contact-{contact_id}-cases.csv")
@@ -101,7 +94,7 @@ async def export_report(
 ) -> Response:
     """The pipeline report: cases by status, cases opened and closed per day, where the cases
     of the org's first definition wait, and the open cases (oldest first, up to 200)."""
-    require_member(ctx)
+    require_exporter(ctx)
     report = await reads.report(ctx, days)
     # laying out pages is CPU work: off the event loop
     body = await asyncio.to_thread(pdf_report.render, report)
