@@ -222,12 +222,22 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # `make test-fast` deselects these: every test that reaches the stack, through any fixture.
     # A broker of the test's own counts too: it is a real server, started from the stack's jars.
     for item in items:
         if {"stack", "own_kafka"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.stack)
+        # Under pytest-xdist (`make test` runs two workers, `--dist loadgroup`) a folder's tests
+        # stay on one worker: its session fixtures (the service processes it starts) start once.
+        item.add_marker(pytest.mark.xdist_group(test_folder(config.rootpath, item.path)))
+
+
+def test_folder(root: Path, path: Path) -> str:
+    """`services/contacts`, `libs/platform`, `deploy/local`, `tests`: the folder whose tests share
+    session fixtures."""
+    parts = path.relative_to(root).parts
+    return "/".join(parts[:1] if parts[0] == "tests" else parts[:2])
 
 
 @pytest.fixture(scope="session")
