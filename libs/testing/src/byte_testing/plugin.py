@@ -104,8 +104,12 @@ def start_service(
     """`start_service("contacts", database_url=..., **env)` -> a running service process, ready
     within `ready_timeout` seconds.
 
-    Depends on `fresh_database` so that services stop before their databases are dropped."""
-    running: list[ServiceProcess] = []
+    Depends on `fresh_database` so that services stop before their databases are dropped.
+    A process also stops once the last test of the folder that started it has run: the service
+    fixtures live in each folder's conftest, and a process left running would go on consuming
+    every later test's events from the shared topics for nothing (with tens of them alive, that
+    was most of the machine)."""
+    running = _RUNNING
 
     def _start(
         service: str, *, database_url: str | None = None, ready_timeout: float = 120, **env: str
@@ -126,11 +130,33 @@ def start_service(
         # a bound on waiting, not a target: on a shared two-core machine under load, importing
         # and starting a service has taken over a minute
         proc.start(ready_timeout, **env)
-        running.append(proc)
+        running.setdefault(_current_folder, []).append(proc)
         return proc
 
     yield _start
-    for proc in running:
+    for procs in running.values():
+        for proc in procs:
+            proc.stop()
+    running.clear()
+
+
+# service processes by the folder whose test started them (see start_service)
+_RUNNING: dict[str | None, list[ServiceProcess]] = {}
+_current_folder: str | None = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    global _current_folder
+    _current_folder = test_folder(item.config.rootpath, item.path)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    folder = test_folder(item.config.rootpath, item.path)
+    if nextitem is not None and test_folder(nextitem.config.rootpath, nextitem.path) == folder:
+        return
+    for proc in _RUNNING.pop(folder, []):
         proc.stop()
 
 
@@ -222,15 +248,12 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # `make test-fast` deselects these: every test that reaches the stack, through any fixture.
     # A broker of the test's own counts too: it is a real server, started from the stack's jars.
     for item in items:
         if {"stack", "own_kafka"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.stack)
-        # Under pytest-xdist (`make test` runs two workers, `--dist loadgroup`) a folder's tests
-        # stay on one worker: its session fixtures (the service processes it starts) start once.
-        item.add_marker(pytest.mark.xdist_group(test_folder(config.rootpath, item.path)))
 
 
 def test_folder(root: Path, path: Path) -> str:
