@@ -102,12 +102,14 @@ def _unknowable_validity(case) -> bool:
     naming phases and statuses that exist, are checked by the definition language, whose schema
     is served apart at `/v1/definitions/schema`), a case opened for a contact and a definition
     (whether the org has that contact and that active definition is the org's state), the
-    variables in scope at a `step` (whether the definition has that step likewise)."""
+    variables in scope at a `step` (whether the definition has that step likewise), the contact
+    another is merged `into` (whether the org has it, and that it is another, likewise)."""
     return (
         case.operation.path == "/webhooks/clerk"
         or (case.operation.method.upper() in ("POST", "PUT") and case.operation.path in DEFINITION_DOCUMENTS)
         or (case.operation.method.upper() == "POST" and case.operation.path == "/v1/executions")
         or case.operation.path == "/v1/definitions/{definition}/variables"
+        or case.operation.path.endswith("/merge")
         or (
             isinstance(case.body, dict)
             and any(case.body.get(k) is not None for k in ("assigned_to", "after_id", "before_id"))

@@ -1,4 +1,4 @@
-"""A task is claimed by exactly one user, through the real HTTP stack: 200 concurrent claims of one task, 20 times over;
+"""A task is claimed by exactly one user, through the real HTTP stack: 200 concurrent claims of one task, 10 times over;
 exactly one winner each time, every other caller a 409 naming the winner."""
 
 import asyncio
@@ -8,7 +8,7 @@ from byte_contracts import topics
 from byte_platform.identity import HEADER
 
 CLAIMERS = 200
-ROUNDS = 20
+ROUNDS = 10
 
 
 async def test_two_hundred_concurrent_claims_have_exactly_one_winner(
