@@ -77,18 +77,7 @@ class ContactHandlers:
                 changed = domain.changes(dict(current._mapping), cmd.changes.model_dump(exclude_unset=True))
                 if not changed:
                     return snapshot(current)
-                row = (
-                    await work.session.execute(
-                        sa.update(contacts)
-                        .where(contacts.c.id == cmd.contact_id, contacts.c.org_id == ctx.org_id)
-                        .values(**changed, updated_at=sa.func.now())
-                        .returning(*PUBLIC_COLUMNS)
-                    )
-                ).one()
-                contact = snapshot(row)
-                await work.emit(
-                    "contact.updated", contact.id, ContactUpdated(contact=contact, changed_fields=sorted(changed))
-                )
+                contact = await _change(work, cmd.contact_id, changed)
         except IntegrityError as exc:
             raise _translate(exc) from exc
         return contact
@@ -181,18 +170,7 @@ class ContactHandlers:
             changed = domain.merged(dict(survivor._mapping), duplicate.model_dump())
             contact = snapshot(survivor)
             if changed:
-                row = (
-                    await work.session.execute(
-                        sa.update(contacts)
-                        .where(contacts.c.id == cmd.into, contacts.c.org_id == ctx.org_id)
-                        .values(**changed, updated_at=sa.func.now())
-                        .returning(*PUBLIC_COLUMNS)
-                    )
-                ).one()
-                contact = snapshot(row)
-                await work.emit(
-                    "contact.updated", contact.id, ContactUpdated(contact=contact, changed_fields=sorted(changed))
-                )
+                contact = await _change(work, cmd.into, changed)
             merged_at = await work.session.scalar(sa.select(sa.func.now()))
             await work.emit(
                 "contact.merged",
@@ -251,6 +229,21 @@ class ContactHandlers:
         ).returning(*PUBLIC_COLUMNS, sa.literal_column("xmax = 0").label("inserted"))
         row = (await work.session.execute(upsert)).one()
         return snapshot(row), row.inserted
+
+
+async def _change(work: Work, contact_id: uuid.UUID, changed: dict[str, Any]) -> ContactSnapshot:
+    """Writes `changed` to the contact and says so (`contact.updated`)."""
+    row = (
+        await work.session.execute(
+            sa.update(contacts)
+            .where(contacts.c.id == contact_id, contacts.c.org_id == work.ctx.org_id)
+            .values(**changed, updated_at=sa.func.now())
+            .returning(*PUBLIC_COLUMNS)
+        )
+    ).one()
+    contact = snapshot(row)
+    await work.emit("contact.updated", contact.id, ContactUpdated(contact=contact, changed_fields=sorted(changed)))
+    return contact
 
 
 def _translate(exc: IntegrityError) -> Exception:

@@ -20,6 +20,7 @@ from byte_executions import domain
 from byte_executions.commands import ApplyContactMerge, DismissDuplicate, OpenCase, RecordApplicant, RecordSubmission
 from byte_executions.handlers.cases import ROW_COLUMNS, CaseHandlers
 from byte_executions.handlers.definitions import Provisioning
+from byte_executions.handlers.projections import contact_gone
 from byte_executions.models import contact_summaries as summaries
 from byte_executions.models import intake_submissions as intake
 from byte_executions.models import notes
@@ -180,16 +181,7 @@ class IntakeHandlers:
         async with self.uow.begin(ctx) as work:
             if ctx.causation_id and not await work.first_time(MERGES_CONSUMER, ctx.causation_id):
                 return 0
-            stmt = insert(summaries).values(org_id=ctx.org_id, contact_id=gone, deleted=True, deleted_at=cmd.at)
-            await work.session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[summaries.c.org_id, summaries.c.contact_id],
-                    set_={
-                        "deleted": True,
-                        "deleted_at": sa.func.coalesce(summaries.c.deleted_at, stmt.excluded.deleted_at),
-                    },
-                )
-            )
+            await contact_gone(work, gone, cmd.at)
             await work.session.execute(
                 sa.update(intake)
                 .where(intake.c.org_id == ctx.org_id, intake.c.contact_id == gone)

@@ -3,11 +3,13 @@ summaries a case list shows (from `contact.*`)."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from byte_platform.context import Context
-from byte_platform.unit_of_work import UnitOfWork
+from byte_platform.unit_of_work import UnitOfWork, Work
 from sqlalchemy.dialects.postgresql import insert
 
 from byte_executions.commands import ForgetContact, RecordContact
@@ -52,15 +54,19 @@ class ProjectionHandlers:
         async with self.uow.begin(ctx) as work:
             if ctx.causation_id and not await work.first_time(CONTACTS_CONSUMER, ctx.causation_id):
                 return
-            stmt = insert(summaries).values(
-                org_id=ctx.org_id, contact_id=cmd.contact_id, deleted=True, deleted_at=cmd.at
-            )
-            await work.session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[summaries.c.org_id, summaries.c.contact_id],
-                    set_={
-                        "deleted": True,
-                        "deleted_at": sa.func.coalesce(summaries.c.deleted_at, stmt.excluded.deleted_at),
-                    },
-                )
-            )
+            await contact_gone(work, cmd.contact_id, cmd.at)
+
+
+async def contact_gone(work: Work, contact_id: uuid.UUID, at: datetime) -> None:
+    """The contact's summary marked deleted, its last known name kept (no new case opens on it);
+    the first time it went is the time kept."""
+    stmt = insert(summaries).values(org_id=work.ctx.org_id, contact_id=contact_id, deleted=True, deleted_at=at)
+    await work.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[summaries.c.org_id, summaries.c.contact_id],
+            set_={
+                "deleted": True,
+                "deleted_at": sa.func.coalesce(summaries.c.deleted_at, stmt.excluded.deleted_at),
+            },
+        )
+    )
